@@ -1,0 +1,96 @@
+"""The ``hepopt`` command line: thin wrappers that parse, call the library, and show results.
+
+Heavy libraries (torch, coffea, pyhf, optuna) are imported inside the commands, so that
+``hepopt --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hepopt.errors import HepoptError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hepopt")
+def cli() -> None:
+    """hepopt: find the best classifier for your analysis, from ROOT files to a significance."""
+
+
+def _common(func: Any) -> Any:
+    func = click.option("--debug", is_flag=True, help="Show the full traceback on errors.")(func)
+    return click.option("-q", "--quiet", is_flag=True, help="No progress bars or tables.")(func)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Override search.n_trials.")
+@_common
+def optimize(config: Path, n_trials: int | None, quiet: bool, debug: bool) -> None:
+    """Read the samples of CONFIG, search hyperparameters, write the best classifier.
+
+    Running it again resumes the study and only runs the missing trials.
+    """
+    from hepopt.cli_display import Display
+    from hepopt.config import load_config
+    from hepopt.pipeline import optimize as run_optimize
+
+    cfg = load_config(config)
+    display = Display(quiet=quiet)
+    target = n_trials or cfg.search.n_trials
+    with display.search_progress(target) as callback:
+        result = run_optimize(
+            cfg, progress=not quiet, n_trials=n_trials, trial_callbacks=[callback], on_stage=display.stage
+        )
+    display.summary(result)
+
+
+@cli.command()
+@_common
+def objectives(quiet: bool, debug: bool) -> None:
+    """List the installed objectives (built-in and plugins)."""
+    import importlib.metadata
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from hepopt.objectives.registry import GROUP, load_objectives
+
+    found = load_objectives()
+    dists = {ep.name: ep.dist for ep in importlib.metadata.entry_points(group=GROUP)}
+    table = Table("objective", "direction", "package", "version")
+    for name, cls in sorted(found.items()):
+        dist = dists.get(name)
+        table.add_row(name, cls.direction, dist.name if dist else "?", dist.version if dist else "?")
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: a :class:`HepoptError` becomes one line on stderr and exit code 1."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        cli.main(args=args, prog_name="hepopt", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("hepopt: interrupted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except KeyboardInterrupt:
+        click.echo("hepopt: interrupted; run the same command again to resume", err=True)
+        return 130
+    except HepoptError as err:
+        if "--debug" in args:
+            traceback.print_exc()
+        click.echo(f"hepopt: error: {err}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

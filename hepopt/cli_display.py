@@ -1,0 +1,90 @@
+"""What the CLI shows: stage messages, a trial progress bar, the summary tables (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+_STAGES = {
+    "data": "Reading the samples through the coffea processor",
+    "search": "Searching hyperparameters",
+    "results": "Writing the best model, tables and plots",
+}
+
+
+class Display:
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.console = Console(stderr=True, quiet=quiet)
+        self.out = Console(quiet=quiet)
+
+    def stage(self, name: str) -> None:
+        self.console.print(f"[bold]>[/bold] {_STAGES.get(name, name)}")
+
+    @contextmanager
+    def search_progress(self, total: int) -> Iterator[Any]:
+        """A rich progress bar over trials with the best value so far; yields an Optuna callback."""
+        progress = Progress(
+            TextColumn("trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("best {task.fields[best]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self.console,
+            disable=self.quiet,
+        )
+        task = progress.add_task("trials", total=total, best="-")
+        started = {"done": False}
+
+        def callback(study: Any, trial: Any) -> None:
+            if not started["done"]:  # a resumed study starts part-way
+                from optuna.trial import TrialState
+
+                finished = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.RUNNING]
+                progress.update(task, completed=min(len(finished) - 1, total))
+                started["done"] = True
+            try:
+                best = f"{study.best_value:.4g}"
+            except ValueError:
+                best = "-"
+            progress.update(task, advance=1, best=best)
+
+        with progress:
+            yield callback
+
+    def summary(self, result: Any) -> None:
+        if self.quiet:
+            return
+        table = Table(title=f"{result.objective} ({result.direction}): baseline vs. best")
+        table.add_column("")
+        table.add_column("trial", justify="right")
+        table.add_column("validation", justify="right")
+        table.add_column("test", justify="right")
+        rows = [("baseline (defaults)", result.baseline), ("best", result.best)]
+        for label, summary in rows:
+            if summary is not None:
+                table.add_row(label, str(summary.number), f"{summary.validation:.4g}", f"{summary.test:.4g}")
+        self.out.print(table)
+        params = Table(title="best hyperparameters")
+        params.add_column("parameter")
+        params.add_column("best", justify="right")
+        params.add_column("baseline", justify="right")
+        for name, value in result.best.params.items():
+            base = result.baseline.params.get(name, "") if result.baseline else ""
+            params.add_row(name, _fmt(value), _fmt(base))
+        self.out.print(params)
+        self.out.print(
+            f"{result.n_complete} trials complete, {result.n_failed} failed, {result.trials_run} run now; "
+            f"results in {result.output_dir}"
+        )
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,197 @@
+"""The typed, frozen shape of ``hepopt.yaml``.
+
+Unknown keys are rejected everywhere (``extra="forbid"``), so a typo such as ``n_trails`` is an
+error naming the key rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+
+
+def _as_list(value: Any) -> Any:
+    """Let a single file pattern be written as a string."""
+    return [value] if isinstance(value, str) else value
+
+
+FileList = Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatasetConfig(_Strict):
+    """One simulated sample: its files, its role and how its events are weighted.
+
+    With ``cross_section`` set, an event's weight is
+    ``luminosity * cross_section * weight / sum(weight over all events before selection)``;
+    without it, the ``weight`` expression is taken as the event's expected yield as it is.
+    """
+
+    files: FileList
+    tree: str = "Events"
+    role: Literal["signal", "background"]
+    cross_section: float | None = Field(default=None, gt=0)
+    weight: str = "1"
+    sum_weights: float | None = Field(default=None, gt=0)
+
+
+class VariedSource(_Strict):
+    """The alternative files of one dataset under a systematic variation."""
+
+    files: FileList
+    tree: str | None = None
+
+
+class VariationConfig(_Strict):
+    """A systematic variation: alternative files per dataset, or a per-event weight factor."""
+
+    datasets: dict[str, VariedSource] | None = None
+    weight: str | None = None
+    applies_to: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> VariationConfig:
+        if (self.datasets is None) == (self.weight is None):
+            msg = "give either 'datasets' (alternative files) or 'weight' (a weight factor)"
+            raise ValueError(msg)
+        if self.applies_to is not None and self.weight is None:
+            msg = "'applies_to' is only for weight variations"
+            raise ValueError(msg)
+        return self
+
+
+class SplitConfig(_Strict):
+    train: float = Field(default=0.6, gt=0, lt=1)
+    validation: float = Field(default=0.2, gt=0, lt=1)
+    test: float = Field(default=0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            msg = f"train + validation + test must be 1, got {total:g}"
+            raise ValueError(msg)
+        return self
+
+
+class DataConfig(_Strict):
+    """How the coffea data stage runs."""
+
+    schema_: Literal["base", "nanoaod"] = Field(default="base", alias="schema")
+    executor: Literal["iterative", "futures"] = "iterative"
+    workers: int = Field(default=1, ge=1)
+    chunksize: int = Field(default=100_000, ge=1)
+    event_id: str | None = None
+    split: SplitConfig = SplitConfig()
+    cache: bool = True
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ParamSpec(_Strict):
+    """A searched hyperparameter, as Optuna's ``suggest_*`` take it."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ParamSpec:
+        if self.type == "categorical":
+            if not self.choices:
+                msg = "a categorical parameter needs a non-empty 'choices' list"
+                raise ValueError(msg)
+            return self
+        if self.low is None or self.high is None:
+            msg = f"an {self.type} parameter needs 'low' and 'high'"
+            raise ValueError(msg)
+        if self.low > self.high:
+            msg = f"'low' ({self.low:g}) is above 'high' ({self.high:g})"
+            raise ValueError(msg)
+        if self.log and self.low <= 0:
+            msg = "a log-uniform parameter needs 'low' > 0"
+            raise ValueError(msg)
+        if self.log and self.step is not None:
+            msg = "'step' and 'log' cannot be combined"
+            raise ValueError(msg)
+        return self
+
+
+class ModelConfig(_Strict):
+    """The model family and its search space (a scalar fixes a parameter)."""
+
+    family: Literal["mlp"] = "mlp"
+    space: dict[str, ParamSpec | float | int | str | bool] = {}
+
+
+class TrainingConfig(_Strict):
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    negative_weights: Literal["keep", "abs", "zero"] = "abs"
+    threads: int | None = Field(default=None, ge=1)
+
+
+class ObjectiveConfig(_Strict):
+    name: str = "asimov_significance"
+    options: dict[str, Any] = {}
+
+
+class SearchConfig(_Strict):
+    sampler: Literal["tpe", "random", "cmaes", "qmc"] = "tpe"
+    n_trials: int = Field(default=20, ge=1)
+    timeout: float | None = Field(default=None, gt=0)
+    storage: str | None = None
+
+
+class HepoptConfig(_Strict):
+    """The whole ``hepopt.yaml``."""
+
+    name: str = Field(default="hepopt", pattern=r"^[A-Za-z0-9_.-]+$")
+    output: str = "results"
+    seed: int = 42
+    luminosity: float | None = Field(default=None, gt=0)
+    datasets: dict[str, DatasetConfig] = Field(min_length=1)
+    variations: dict[str, VariationConfig] = {}
+    features: list[str | dict[str, str]] = Field(min_length=1)
+    selection: str | None = None
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    search: SearchConfig = SearchConfig()
+
+    _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
+
+    def set_source(self, source: Path) -> None:
+        """Remember the file this config came from (relative paths resolve against its folder)."""
+        self._source = source
+
+    @property
+    def source(self) -> Path:
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        return self._source.parent
+
+    @property
+    def output_dir(self) -> Path:
+        return self.base_dir / self.output
+
+    def feature_entries(self) -> list[tuple[str, str]]:
+        """The features as ``(kind, text)`` pairs, kind being 'expr:NAME' or 'callable'."""
+        entries = []
+        for entry in self.features:
+            if isinstance(entry, str):
+                entries.append((f"expr:{entry}", entry))
+            else:
+                key, value = next(iter(entry.items()))
+                entries.append(("callable", value) if key == "callable" else (f"expr:{key}", value))
+        return entries

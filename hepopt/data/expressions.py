@@ -1,0 +1,238 @@
+"""Feature and selection expressions over NanoAOD-style (jagged) branches.
+
+An expression is Python syntax, parsed with :mod:`ast` and evaluated by walking the tree: only
+branch names, numbers, arithmetic, comparisons, ``&``/``|``/``~``, indexing and masking, and the
+functions in :data:`FUNCTIONS` are allowed, so a config file can never run arbitrary code.
+
+Example::
+
+    nth(Jet_pt, 0, fill=-1)                 # leading-jet pT, -1 when there is no jet
+    num(Jet_pt[abs(Jet_eta) < 2.4])         # central-jet multiplicity
+    sqrt(MET_px**2 + MET_py**2)             # works for flat and jagged branches alike
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepopt.errors import ConfigError
+
+
+def _nth(x: Any, i: int, fill: float = -1.0) -> Any:
+    padded = ak.pad_none(x, i + 1, axis=1)
+    return ak.fill_none(padded[:, i], fill)
+
+
+def _reduce(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def reducer(x: Any, fill: float = 0.0) -> Any:
+        return ak.fill_none(fn(x, axis=1), fill)
+
+    return reducer
+
+
+def _delta_phi(a: Any, b: Any) -> Any:
+    return (a - b + np.pi) % (2 * np.pi) - np.pi
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "num": lambda x: ak.num(x, axis=1),
+    "nth": _nth,
+    "first": lambda x, fill=-1.0: _nth(x, 0, fill),
+    "sum": lambda x: ak.sum(x, axis=1),
+    "max": _reduce(ak.max),
+    "min": _reduce(ak.min),
+    "mean": _reduce(ak.mean),
+    "any": lambda x: ak.any(x, axis=1),
+    "all": lambda x: ak.all(x, axis=1),
+    "abs": np.abs,
+    "sqrt": np.sqrt,
+    "log": np.log,
+    "log10": np.log10,
+    "exp": np.exp,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "arctan2": np.arctan2,
+    "hypot": np.hypot,
+    "minimum": np.minimum,
+    "maximum": np.maximum,
+    "where": lambda c, a, b: ak.where(c, a, b),
+    "clip": np.clip,
+    "delta_phi": _delta_phi,
+}
+CONSTANTS = {"pi": np.pi, "inf": np.inf, "True": True, "False": False}
+
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert, ast.Not: np.logical_not}
+_COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
+
+
+class Expression:
+    """A parsed, checked expression; ``evaluate(resolve)`` looks branch names up with ``resolve``."""
+
+    def __init__(self, text: str, where: str = "expression") -> None:
+        self.text = text
+        self.where = where
+        self._tree = _parse(text, where)
+        self.branches = _collect_names(self._tree)
+
+    def evaluate(self, resolve: Callable[[str], Any]) -> Any:
+        return _Evaluator(resolve, self.where).visit(self._tree.body)
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+
+@lru_cache(maxsize=512)
+def _parse(text: str, where: str) -> ast.Expression:
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as err:
+        msg = f"{where}: cannot parse {text!r}: {err.msg}"
+        raise ConfigError(msg) from None
+    _Validator(where, text).visit(tree)
+    return tree
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """``Jet.pt`` -> 'Jet.pt'; anything that is not a plain dotted name -> None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def _collect_names(tree: ast.AST) -> tuple[str, ...]:
+    names: list[str] = []
+
+    def walk(node: ast.AST) -> None:
+        name = _dotted(node)
+        if name is not None and name not in CONSTANTS:
+            names.append(name)
+            return
+        if isinstance(node, ast.Call):
+            for arg in [*node.args, *(kw.value for kw in node.keywords)]:
+                walk(arg)
+            return
+        for child in ast.iter_child_nodes(node):
+            walk(child)
+
+    walk(tree)
+    return tuple(dict.fromkeys(names))
+
+
+class _Validator(ast.NodeVisitor):
+    """Rejects any syntax outside the small language, before anything is evaluated."""
+
+    allowed = (
+        ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Name,
+        ast.Attribute, ast.Constant, ast.Subscript, ast.Slice, ast.Tuple, ast.Load, ast.keyword,
+        ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+    )  # fmt: skip
+
+    def __init__(self, where: str, text: str) -> None:
+        self.where, self.text = where, text
+
+    def generic_visit(self, node: ast.AST) -> None:
+        if not isinstance(node, self.allowed):
+            self._fail(f"'{type(node).__name__}' syntax is not allowed")
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                name = _dotted(node.func) or "?"
+                self._fail(f"unknown function '{name}'; available: {sorted(FUNCTIONS)}")
+            for arg in [*node.args, *(kw.value for kw in node.keywords)]:
+                self.visit(arg)
+            return
+        if isinstance(node, ast.Attribute) and _dotted(node) is None:
+            self._fail("attributes are only allowed on branch names, e.g. Jet.pt")
+        name = _dotted(node)
+        if name is not None and "__" in name:
+            self._fail(f"'{name}' is not a branch name")
+        if isinstance(node, ast.Constant) and not isinstance(node.value, int | float | bool):
+            self._fail(f"constant {node.value!r} is not a number")
+        super().generic_visit(node)
+
+    def _fail(self, text: str) -> None:
+        msg = f"{self.where}: {self.text!r}: {text}"
+        raise ConfigError(msg)
+
+
+class _Evaluator(ast.NodeVisitor):
+    def __init__(self, resolve: Callable[[str], Any], where: str) -> None:
+        self.resolve, self.where = resolve, where
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        return CONSTANTS[node.id] if node.id in CONSTANTS else self.resolve(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute) -> Any:
+        return self.resolve(_dotted(node))
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        return _UNARY[type(node.op)](self.visit(node.operand))
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Any:
+        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        values = [self.visit(v) for v in node.values]
+        result = values[0]
+        for value in values[1:]:
+            result = combine(result, value)
+        return result
+
+    def visit_Compare(self, node: ast.Compare) -> Any:
+        left, result = self.visit(node.left), None
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = self.visit(right_node)
+            term = _COMPARE[type(op)](left, right)
+            result = term if result is None else np.logical_and(result, term)
+            left = right
+        return result
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        args = [self.visit(a) for a in node.args]
+        kwargs = {kw.arg: self.visit(kw.value) for kw in node.keywords}
+        return FUNCTIONS[node.func.id](*args, **kwargs)  # type: ignore[attr-defined]
+
+    def visit_Subscript(self, node: ast.Subscript) -> Any:
+        return self.visit(node.value)[self.visit(node.slice)]
+
+    def visit_Slice(self, node: ast.Slice) -> slice:
+        parts = (node.lower, node.upper, node.step)
+        return slice(*(None if p is None else self.visit(p) for p in parts))
+
+    def visit_Tuple(self, node: ast.Tuple) -> tuple[Any, ...]:
+        return tuple(self.visit(e) for e in node.elts)

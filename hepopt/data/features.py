@@ -1,0 +1,163 @@
+"""The columns a config asks for: feature expressions, feature callables, weights, selection.
+
+:class:`FeatureSpec` is built once from the config on the driver and shipped (pickled) to the
+coffea workers, so it holds only plain data and parsed expressions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from hepopt.config.schema import HepoptConfig
+from hepopt.data.expressions import Expression
+from hepopt.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class FeatureCallable:
+    """``pkg.module:func``: a user function ``func(events) -> dict[name, array]``.
+
+    The module is imported as installed or from ``sys.path``; failing that, from ``search_dir``
+    (the config file's folder), so an analysis can keep its feature code next to its config.
+    """
+
+    path: str
+    search_dir: str | None = None
+
+    def load(self) -> Callable[[Any], dict[str, Any]]:
+        module_name, _, attr = self.path.partition(":")
+        try:
+            module = self._import(module_name)
+        except ImportError as err:
+            msg = f"features: cannot import module '{module_name}' for callable '{self.path}': {err}"
+            raise ConfigError(msg) from err
+        func = getattr(module, attr, None)
+        if not callable(func):
+            msg = f"features: '{self.path}' is not a callable in module '{module_name}'"
+            raise ConfigError(msg)
+        return func  # type: ignore[no-any-return]
+
+    def _import(self, module_name: str) -> Any:
+        try:
+            return importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            top = module_name.partition(".")[0]
+            if self.search_dir is None or err.name != top or self.search_dir in sys.path:
+                raise
+            sys.path.append(self.search_dir)
+            return importlib.import_module(module_name)
+
+    def source_file(self) -> Path | None:
+        module = self._import(self.path.partition(":")[0])
+        file = getattr(module, "__file__", None)
+        return Path(file) if file else None
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything the coffea processor computes per event."""
+
+    expressions: tuple[tuple[str, Expression], ...]
+    callables: tuple[FeatureCallable, ...]
+    selection: Expression | None
+    weights: dict[str, Expression]
+    weight_variations: dict[str, tuple[Expression, frozenset[str]]] = field(default_factory=dict)
+    event_id: str | None = None
+
+    @classmethod
+    def from_config(cls, config: HepoptConfig) -> FeatureSpec:
+        expressions, callables = [], []
+        for i, (kind, text) in enumerate(config.feature_entries()):
+            if kind == "callable":
+                callable_ = FeatureCallable(text, str(config.base_dir.resolve()))
+                callable_.load()  # fail on the driver, not inside a worker
+                callables.append(callable_)
+            else:
+                name = kind.removeprefix("expr:")
+                expressions.append((name, Expression(text, f"features.{i} ({name})")))
+        selection = Expression(config.selection, "selection") if config.selection else None
+        weights = {
+            name: Expression(ds.weight, f"datasets.{name}.weight") for name, ds in config.datasets.items()
+        }
+        weight_variations = {
+            name: (
+                Expression(var.weight, f"variations.{name}.weight"),
+                frozenset(var.applies_to or config.datasets),
+            )
+            for name, var in config.variations.items()
+            if var.weight is not None
+        }
+        return cls(tuple(expressions), tuple(callables), selection, weights, weight_variations, config.data.event_id)
+
+    def branches(self, dataset: str) -> set[str]:
+        """Branch names the expressions of ``dataset`` read (callables excepted: they are opaque)."""
+        exprs = [e for _, e in self.expressions] + [self.weights[dataset]]
+        exprs += [e for e, applies in self.weight_variations.values() if dataset in applies]
+        if self.selection is not None:
+            exprs.append(self.selection)
+        names = {b for e in exprs for b in e.branches}
+        if self.event_id:
+            names.add(self.event_id)
+        return names
+
+
+def resolver(events: Any, where: str) -> Callable[[str], Any]:
+    """Look a branch name up in coffea events: ``Jet_pt``, ``Jet.pt`` and ``MET_pt`` work for
+    flat-ntuple (BaseSchema) and NanoAOD (NanoAODSchema) events alike."""
+    fields = set(events.fields)
+
+    def resolve(name: str) -> Any:
+        if name in fields:
+            return events[name]
+        parts = name.split(".") if "." in name else name.split("_", 1)
+        if parts[0] in fields:
+            value = events[parts[0]]
+            try:
+                for part in parts[1:]:
+                    value = value[part]
+            except (ValueError, KeyError, AttributeError):
+                pass
+            else:
+                return value
+        flat = name.replace(".", "_")
+        if flat in fields:
+            return events[flat]
+        msg = f"branch '{name}' not found in {where}; available: {_preview(sorted(fields))}"
+        raise DataError(msg)
+
+    return resolve
+
+
+def to_column(value: Any, n_events: int, what: str, dtype: type = np.float32) -> np.ndarray:
+    """Turn an expression result into one flat numpy value per event, or say why it cannot be."""
+    if np.isscalar(value):
+        return np.full(n_events, value, dtype=dtype)
+    array = ak.Array(value) if not isinstance(value, ak.Array | np.ndarray) else value
+    if isinstance(array, ak.Array):
+        if array.ndim != 1:
+            msg = (
+                f"{what} gives a list per event; reduce it to one number, "
+                "e.g. nth(Jet_pt, 0, fill=-1), num(Jet_pt) or max(Jet_pt)"
+            )
+            raise DataError(msg)
+        if ak.any(ak.is_none(array, axis=0)):
+            msg = f"{what} has missing values; give a fill value, e.g. nth(x, 0, fill=-1)"
+            raise DataError(msg)
+        array = ak.to_numpy(array)
+    if len(array) != n_events:
+        msg = f"{what} has {len(array)} values for {n_events} events"
+        raise DataError(msg)
+    return np.asarray(array, dtype=dtype)
+
+
+def _preview(names: list[str], limit: int = 15) -> str:
+    shown = ", ".join(names[:limit])
+    return f"[{shown}{', ...' if len(names) > limit else ''}] ({len(names)} branches)"

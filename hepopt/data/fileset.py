@@ -1,0 +1,125 @@
+"""From the config's datasets and variations to a checked coffea fileset.
+
+Every file is opened once on the driver before coffea starts, so a missing file, tree or branch
+is reported by name straight away instead of from inside a worker.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+import uproot
+
+from hepopt.config.schema import HepoptConfig
+from hepopt.data.features import FeatureSpec
+from hepopt.data.table import NOMINAL
+from hepopt.errors import DataError
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One dataset under one variation: the unit the coffea fileset is made of."""
+
+    dataset: str
+    variation: str
+    files: tuple[Path, ...]
+    tree: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}/{self.variation}"
+
+
+def expand_files(patterns: list[str], base_dir: Path, key: str) -> tuple[Path, ...]:
+    """Resolve file names and globs (relative to the config's folder), sorted for stable ids."""
+    files: list[Path] = []
+    for pattern in patterns:
+        full = Path(pattern) if Path(pattern).is_absolute() else base_dir / pattern
+        if glob.has_magic(str(full)):
+            matches = sorted(Path(p) for p in glob.glob(str(full)))
+            if not matches:
+                msg = f"{key}: no file matches '{pattern}' (looked in {full.parent})"
+                raise DataError(msg)
+            files.extend(matches)
+        elif not full.is_file():
+            msg = f"{key}: file '{full}' not found"
+            raise DataError(msg)
+        else:
+            files.append(full)
+    return tuple(dict.fromkeys(p.resolve() for p in files))
+
+
+def samples_from_config(config: HepoptConfig) -> list[Sample]:
+    """Nominal samples first (in config order), then each file-based variation."""
+    base = config.base_dir
+    samples = [
+        Sample(name, NOMINAL, expand_files(ds.files, base, f"datasets.{name}.files"), ds.tree)
+        for name, ds in config.datasets.items()
+    ]
+    for vname, var in config.variations.items():
+        for ds_name, source in (var.datasets or {}).items():
+            files = expand_files(source.files, base, f"variations.{vname}.datasets.{ds_name}.files")
+            tree = source.tree or config.datasets[ds_name].tree
+            samples.append(Sample(ds_name, vname, files, tree))
+    return samples
+
+
+def check_samples(samples: list[Sample], spec: FeatureSpec) -> None:
+    """Open each file and check its tree and the branches the expressions need."""
+    for sample in samples:
+        needed = spec.branches(sample.dataset)
+        for path in sample.files:
+            keys = _tree_keys(path, sample.tree)
+            for name in sorted(needed):
+                if not _has_branch(name, keys):
+                    close = sorted(k for k in keys if k.lower().startswith(name.lower()[:3]))[:8]
+                    hint = f"; similar: {close}" if close else ""
+                    msg = f"branch '{name}' not found in {path}:{sample.tree} ({len(keys)} branches){hint}"
+                    raise DataError(msg)
+
+
+def _tree_keys(path: Path, tree: str) -> set[str]:
+    try:
+        file = uproot.open(path)
+    except Exception as err:
+        msg = f"cannot open ROOT file {path}: {type(err).__name__}: {err}"
+        raise DataError(msg) from err
+    with file:
+        try:
+            obj = file[tree]
+        except Exception as err:
+            trees = [k.split(";")[0] for k, c in file.classnames().items() if c in {"TTree", "ROOT::RNTuple"}]
+            msg = f"tree '{tree}' not found in {path}; trees there: {sorted(set(trees))}"
+            raise DataError(msg) from err
+        if not hasattr(obj, "keys"):
+            msg = f"'{tree}' in {path} is a {type(obj).__name__}, not a tree"
+            raise DataError(msg)
+        return set(obj.keys())
+
+
+def _has_branch(name: str, keys: set[str]) -> bool:
+    # 'Jet.pt' and NanoAOD collection access read the flat branch 'Jet_pt'.
+    return name in keys or name.replace(".", "_") in keys
+
+
+def coffea_fileset(samples: list[Sample]) -> dict[str, dict[str, object]]:
+    """The fileset coffea's Runner takes, with hepopt's tags in each entry's metadata."""
+    return {
+        s.key: {
+            "files": {str(p): s.tree for p in s.files},
+            "metadata": {
+                "hepopt_dataset": s.dataset,
+                "hepopt_variation": s.variation,
+                "file_index": {str(p): i for i, p in enumerate(s.files)},
+            },
+        }
+        for s in samples
+    }
+
+
+def file_identity(path: Path) -> tuple[str, int, int]:
+    """What the cache key knows of a file: its path, size and modification time."""
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)

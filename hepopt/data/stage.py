@@ -1,0 +1,166 @@
+"""The data stage: config -> coffea processor over the ROOT files -> cached :class:`EventTable`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from hepopt.config.schema import HepoptConfig
+from hepopt.data.features import FeatureSpec
+from hepopt.data.fileset import Sample, check_samples, coffea_fileset, file_identity, samples_from_config
+from hepopt.data.table import NOMINAL, EventTable
+from hepopt.errors import DataError, HepoptError
+
+CACHE_DIR = "cache"
+
+
+def prepare_data(config: HepoptConfig, *, progress: bool = True, use_cache: bool | None = None) -> EventTable:
+    """Read all samples of ``config`` through the coffea processor into one event table.
+
+    The table is cached under ``<output>/cache/`` keyed by the data part of the config and the
+    identity (path, size, mtime) of every input file, so a second run does not read ROOT again.
+
+    Raises:
+        DataError: a missing file, tree or branch, a failing expression, a non-finite feature,
+            or a selection that leaves no events, each naming what is wrong and where.
+    """
+    spec = FeatureSpec.from_config(config)
+    samples = samples_from_config(config)
+    use_cache = config.data.cache if use_cache is None else use_cache
+    cache_path = config.output_dir / CACHE_DIR / f"events-{cache_key(config, spec, samples)}.npz"
+    if use_cache and cache_path.is_file():
+        return EventTable.load(cache_path)
+    check_samples(samples, spec)
+    output = run_processor(config, spec, samples, progress=progress)
+    table = build_table(config, samples, output)
+    if use_cache:
+        table.save(cache_path)
+    return table
+
+
+def cache_key(config: HepoptConfig, spec: FeatureSpec, samples: list[Sample]) -> str:
+    """Changes when anything that changes the table changes, and only then."""
+    payload = {
+        "datasets": {k: v.model_dump() for k, v in config.datasets.items()},
+        "variations": {k: v.model_dump() for k, v in config.variations.items()},
+        "features": config.features,
+        "selection": config.selection,
+        "luminosity": config.luminosity,
+        "schema": config.data.schema_,
+        "event_id": config.data.event_id,
+        "files": [file_identity(p) for s in samples for p in s.files],
+        "callables": [_source_identity(c.source_file()) for c in spec.callables],
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _source_identity(path: Path | None) -> Any:
+    return None if path is None else file_identity(path)
+
+
+def run_processor(
+    config: HepoptConfig, spec: FeatureSpec, samples: list[Sample], *, progress: bool = True
+) -> dict[str, Any]:
+    """Run :class:`FeatureProcessor` with coffea's Runner and the configured executor."""
+    from coffea import processor
+    from coffea.nanoevents import BaseSchema, NanoAODSchema
+
+    from hepopt.data.processor import FeatureProcessor
+
+    if config.data.executor == "futures":
+        executor = processor.FuturesExecutor(workers=config.data.workers, status=progress, retries=0)
+    else:
+        executor = processor.IterativeExecutor(status=progress, retries=0)
+    schema = NanoAODSchema if config.data.schema_ == "nanoaod" else BaseSchema
+    runner = processor.Runner(executor=executor, schema=schema, chunksize=config.data.chunksize)
+    with _coffea_quiet(not progress):
+        try:
+            return runner(coffea_fileset(samples), processor_instance=FeatureProcessor(spec))  # type: ignore[no-any-return]
+        except HepoptError:
+            raise
+        except Exception as err:
+            raise _unwrap(err) from err
+
+
+def _unwrap(err: BaseException) -> HepoptError:
+    """coffea wraps a worker's exception in a generic one: find ours again, or name theirs."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, HepoptError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return DataError(f"coffea processing failed: {text}")
+
+
+@contextmanager
+def _coffea_quiet(quiet: bool) -> Iterator[None]:
+    """coffea prints its progress bars even with ``status=False``; its console has a switch."""
+    from coffea.util import coffea_console
+
+    previous = coffea_console.quiet
+    coffea_console.quiet = quiet or previous
+    try:
+        yield
+    finally:
+        coffea_console.quiet = previous
+
+
+def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, Any]) -> EventTable:
+    """Concatenate the processor's columns and normalise weights to luminosity x cross-section."""
+    dataset_names = tuple(config.datasets)
+    variation_names = (NOMINAL, *[v for v, var in config.variations.items() if var.datasets])
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("features", "weight", "event_id", "dataset", "variation")}
+    factors: dict[str, list[np.ndarray]] = {v: [] for v, var in config.variations.items() if var.weight}
+    feature_names: tuple[str, ...] | None = None
+    labels = []
+    for sample in samples:
+        out = output.get(sample.key)
+        n = 0 if out is None else sum(len(w) for w in out["weight"])
+        if n == 0:
+            read = 0 if out is None else out["n_read"]
+            msg = (
+                f"selection leaves no events in dataset '{sample.dataset}' "
+                f"(variation '{sample.variation}', {read} events read from {len(sample.files)} file(s))"
+            )
+            raise DataError(msg)
+        names = out["feature_names"]
+        if len(names) != 1 or (feature_names is not None and next(iter(names)) != feature_names):
+            msg = f"feature callables return different feature names across chunks: {sorted(names)}"
+            raise DataError(msg)
+        feature_names = next(iter(names))
+        gen_weight = np.concatenate(out["weight"])
+        ds = config.datasets[sample.dataset]
+        scale = 1.0
+        if ds.cross_section is not None:
+            sumw = ds.sum_weights if ds.sum_weights is not None else out["sumw"]
+            if sumw <= 0:
+                msg = f"datasets.{sample.dataset}: sum of generator weights is {sumw:g}; cannot normalise"
+                raise DataError(msg)
+            scale = config.luminosity * ds.cross_section / sumw  # type: ignore[operator]
+        parts["features"].append(np.concatenate(out["features"]))
+        parts["weight"].append(gen_weight * scale)
+        parts["event_id"].append(np.concatenate(out["event_id"]))
+        parts["dataset"].append(np.full(n, dataset_names.index(sample.dataset), np.int16))
+        parts["variation"].append(np.full(n, variation_names.index(sample.variation), np.int16))
+        labels.append(np.full(n, 1 if ds.role == "signal" else 0, np.int8))
+        for vname in factors:
+            factors[vname].append(np.concatenate(out["weight_factors"][vname]))
+    return EventTable(
+        features=np.concatenate(parts["features"]).astype(np.float32, copy=False),
+        label=np.concatenate(labels),
+        weight=np.concatenate(parts["weight"]),
+        dataset=np.concatenate(parts["dataset"]),
+        variation=np.concatenate(parts["variation"]),
+        event_id=np.concatenate(parts["event_id"]),
+        feature_names=feature_names or (),
+        dataset_names=dataset_names,
+        variation_names=variation_names,
+        weight_factors={k: np.concatenate(v) for k, v in factors.items()},
+    )

@@ -1,0 +1,107 @@
+"""The columnar event table every later stage works on, and its on-disk form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hepopt.errors import DataError
+
+NOMINAL = "nominal"
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """Events of all datasets and variations, one row each.
+
+    Attributes:
+        features: float32 ``[n_events, n_features]``.
+        label: int8, 1 for signal and 0 for background.
+        weight: float64 expected yield of the event at the config's luminosity.
+        dataset: int16 index into ``dataset_names``.
+        variation: int16 index into ``variation_names`` (0 is ``"nominal"``); rows of a
+            file-based variation are extra events read from the alternative files.
+        event_id: int64 event number (or file index and entry) used for reproducible splits.
+        weight_factors: per weight-based variation, the factor that multiplies ``weight``.
+    """
+
+    features: np.ndarray
+    label: np.ndarray
+    weight: np.ndarray
+    dataset: np.ndarray
+    variation: np.ndarray
+    event_id: np.ndarray
+    feature_names: tuple[str, ...]
+    dataset_names: tuple[str, ...]
+    variation_names: tuple[str, ...] = (NOMINAL,)
+    weight_factors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def select(self, mask: np.ndarray) -> EventTable:
+        """The rows where ``mask`` is true (or at the given indices)."""
+        return EventTable(
+            self.features[mask],
+            self.label[mask],
+            self.weight[mask],
+            self.dataset[mask],
+            self.variation[mask],
+            self.event_id[mask],
+            self.feature_names,
+            self.dataset_names,
+            self.variation_names,
+            {k: v[mask] for k, v in self.weight_factors.items()},
+        )
+
+    def nominal(self) -> EventTable:
+        return self.select(self.variation == 0)
+
+    def save(self, path: Path) -> None:
+        """Write an uncompressed ``.npz`` (fast to reload; readable without pickle)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        factors = {f"factor:{k}": v for k, v in self.weight_factors.items()}
+        np.savez(
+            tmp,
+            format_version=np.int64(_FORMAT_VERSION),
+            features=self.features,
+            label=self.label,
+            weight=self.weight,
+            dataset=self.dataset,
+            variation=self.variation,
+            event_id=self.event_id,
+            feature_names=np.array(self.feature_names, dtype=str),
+            dataset_names=np.array(self.dataset_names, dtype=str),
+            variation_names=np.array(self.variation_names, dtype=str),
+            **factors,
+        )
+        tmp.replace(path)  # atomic: a killed run never leaves a half-written cache
+
+    @classmethod
+    def load(cls, path: Path) -> EventTable:
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if int(npz["format_version"]) != _FORMAT_VERSION:
+                    msg = f"{path}: cache written by another hepopt version; delete it to rebuild"
+                    raise DataError(msg)
+                return cls(
+                    features=npz["features"],
+                    label=npz["label"],
+                    weight=npz["weight"],
+                    dataset=npz["dataset"],
+                    variation=npz["variation"],
+                    event_id=npz["event_id"],
+                    feature_names=tuple(str(x) for x in npz["feature_names"]),
+                    dataset_names=tuple(str(x) for x in npz["dataset_names"]),
+                    variation_names=tuple(str(x) for x in npz["variation_names"]),
+                    weight_factors={
+                        k.removeprefix("factor:"): npz[k] for k in npz.files if k.startswith("factor:")
+                    },
+                )
+        except (OSError, ValueError, KeyError) as err:
+            msg = f"{path}: unreadable data cache ({err}); delete it to rebuild"
+            raise DataError(msg) from err

@@ -1,0 +1,53 @@
+"""What an objective is: a figure of merit of a trained classifier that the search optimises."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ObjectiveInputs:
+    """What an objective may look at, for the events of one split (validation or test).
+
+    Attributes:
+        scores: classifier output in [0, 1], signal-like near 1.
+        labels: 1 for signal, 0 for background.
+        weights: expected yield per event at the full luminosity (physics weights, negative
+            generator weights included).
+    """
+
+    scores: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    value: float
+    extras: Mapping[str, float] = field(default_factory=dict)
+
+
+class Objective(abc.ABC):
+    """A figure of merit an analysis wants optimised.
+
+    Subclasses set ``name`` and ``direction`` and implement :meth:`evaluate`; options from the
+    config's ``objective.options`` arrive as keyword arguments of ``__init__``. Objectives must be
+    stateless and picklable (they travel to Ray and coffea workers).
+    """
+
+    name: ClassVar[str]
+    direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
+
+    @abc.abstractmethod
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        """Score one trained classifier. Must not modify ``inputs`` or touch global state."""
+
+    def is_better(self, a: float, b: float) -> bool:
+        """Whether value ``a`` beats ``b`` in this objective's direction."""
+        return a > b if self.direction == "maximize" else a < b

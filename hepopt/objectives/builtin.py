@@ -1,0 +1,94 @@
+"""The objectives hepopt ships, registered through the same entry-point group as plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hepopt.metrics import weighted_bce, weighted_roc_auc
+from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
+from hepopt.significance import (
+    DEFAULT_MIN_BACKGROUND,
+    asimov_significance_closed_form,
+    binned_yields,
+    merge_low_background,
+    pyhf_asimov_significance,
+)
+
+
+class AsimovSignificance(Objective):
+    """Stat-only Asimov discovery significance of the binned classifier output, fitted with pyhf.
+
+    Options:
+        bins: number of equal-width bins in [0, 1] (default 10), or a list of bin edges.
+        min_background: bins are merged from the top until each holds at least this much
+            expected background (default 1e-3 events).
+        method: ``pyhf`` (a real fit, default) or ``closed_form`` (Cowan et al. formula; the same
+            number to machine precision, for speed).
+    """
+
+    name = "asimov_significance"
+    direction = "maximize"
+
+    def __init__(
+        self,
+        bins: int | Sequence[float] = 10,
+        min_background: float = DEFAULT_MIN_BACKGROUND,
+        method: str = "pyhf",
+    ) -> None:
+        if isinstance(bins, int):
+            if bins < 1:
+                msg = f"bins must be >= 1, got {bins}"
+                raise ValueError(msg)
+            self.edges = np.linspace(0.0, 1.0, bins + 1)
+        else:
+            self.edges = np.asarray(bins, dtype=np.float64)
+            if self.edges.ndim != 1 or len(self.edges) < 2 or np.any(np.diff(self.edges) <= 0):
+                msg = f"bins must be a number or increasing bin edges, got {list(bins)}"
+                raise ValueError(msg)
+        if min_background <= 0:
+            msg = f"min_background must be > 0, got {min_background}"
+            raise ValueError(msg)
+        if method not in ("pyhf", "closed_form"):
+            msg = f"method must be 'pyhf' or 'closed_form', got {method!r}"
+            raise ValueError(msg)
+        self.min_background = float(min_background)
+        self.method = method
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.edges)
+        s, b = merge_low_background(s, b, self.min_background)
+        s = np.clip(s, 0.0, None)
+        if self.method == "pyhf":
+            z = pyhf_asimov_significance(s, b)
+        else:
+            z = asimov_significance_closed_form(s, b)
+        return ObjectiveResult(z, {"signal": float(s.sum()), "background": float(b.sum()), "bins": float(len(s))})
+
+
+class BinaryCrossEntropy(Objective):
+    """Weighted binary cross-entropy, each class normalised to the same total weight.
+
+    Physics weights make the background outweigh a rare signal by orders of magnitude; balancing
+    the classes (as the training loss does) keeps the number about separation, not about priors.
+    """
+
+    name = "bce"
+    direction = "minimize"
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        w = np.abs(inputs.weights)
+        signal = inputs.labels == 1
+        balanced = np.where(signal, w / w[signal].sum(), w / w[~signal].sum())
+        return ObjectiveResult(weighted_bce(inputs.scores, inputs.labels, balanced))
+
+
+class RocAuc(Objective):
+    """Weighted area under the ROC curve (physics weights)."""
+
+    name = "roc_auc"
+    direction = "maximize"
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        return ObjectiveResult(weighted_roc_auc(inputs.scores, inputs.labels, np.abs(inputs.weights)))

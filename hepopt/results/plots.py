@@ -1,0 +1,64 @@
+"""Plots people look at first, drawn with hist + mplhep in the CMS style, as PNG and PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hepopt.metrics import weighted_ks
+
+N_BINS = 25
+
+
+def overtraining_plot(
+    train: tuple[np.ndarray, np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray, np.ndarray],
+    path: Path,
+    title: str = "",
+) -> dict[str, float]:
+    """Classifier output of signal and background, training (filled) vs. test (points).
+
+    Each of ``train`` and ``test`` is ``(scores, labels, weights)``; histograms are normalised to
+    unit area per class. The Kolmogorov-Smirnov p-value of train vs. test per class, the usual
+    overtraining check, is written in the legend and returned.
+
+    Returns:
+        ``{"ks_pvalue_signal": ..., "ks_pvalue_background": ...}``.
+    """
+    import hist
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.CMS)
+    fig, ax = plt.subplots(figsize=(9, 7))
+    ks = {}
+    for label, name, color in ((1, "signal", "tab:red"), (0, "background", "tab:blue")):
+        hists = []
+        for scores, labels, weights in (train, test):
+            h = hist.Hist.new.Reg(N_BINS, 0.0, 1.0, name="score").Weight()
+            mask = labels == label
+            h.fill(score=np.clip(scores[mask], 0.0, 1.0 - 1e-9), weight=np.abs(weights[mask]))
+            hists.append(h)
+        mask_tr, mask_te = train[1] == label, test[1] == label
+        _, pvalue = weighted_ks(train[0][mask_tr], train[2][mask_tr], test[0][mask_te], test[2][mask_te])
+        ks[f"ks_pvalue_{name}"] = pvalue
+        mplhep.histplot(hists[0], density=True, histtype="fill", alpha=0.35, color=color, label=f"{name} (train)", ax=ax)
+        mplhep.histplot(
+            hists[1], density=True, histtype="errorbar", color=color, label=f"{name} (test), KS p = {pvalue:.3f}", ax=ax
+        )
+    ax.set_xlabel("classifier output")
+    ax.set_ylabel("normalised events")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.legend(loc="upper center", fontsize=14)
+    if title:
+        ax.set_title(title, fontsize=16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".pdf"):
+        fig.savefig(path.with_suffix(suffix), bbox_inches="tight")
+    plt.close(fig)
+    return ks

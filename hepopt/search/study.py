@@ -1,0 +1,118 @@
+"""The Optuna study: SQLite-backed and resumable; a diverging trial fails alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hepopt.config.schema import HepoptConfig
+from hepopt.errors import TrainingError
+from hepopt.search.samplers import make_sampler
+from hepopt.search.space import SearchSpace
+from hepopt.search.trial import TrialRunner, trial_model_path
+
+TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    study: optuna.Study
+    trials_run: int
+
+
+def storage_url(config: HepoptConfig) -> str:
+    """``search.storage`` if given (any Optuna RDB URL), else SQLite in the output folder."""
+    if config.search.storage:
+        return config.search.storage
+    return f"sqlite:///{(config.output_dir / 'study.db').resolve()}"
+
+
+def open_study(config: HepoptConfig, direction: str, *, sampler_seed: int | None = None) -> optuna.Study:
+    """Create the study, or load it when it exists (the resume path)."""
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    seed = config.seed if sampler_seed is None else sampler_seed
+    return optuna.create_study(
+        study_name=config.name,
+        storage=storage_url(config),
+        sampler=make_sampler(config.search.sampler, seed),
+        direction=direction,
+        load_if_exists=True,
+    )
+
+
+def run_search(
+    config: HepoptConfig,
+    space: SearchSpace,
+    runner: TrialRunner,
+    *,
+    n_trials: int | None = None,
+    callbacks: list[TrialCallback] | None = None,
+) -> SearchOutcome:
+    """Run the trials still missing from the study (all of them the first time).
+
+    Trials left ``RUNNING`` by a killed process are marked failed and run again; a trial whose
+    training diverges fails alone (its reason in the ``fail_reason`` user attribute).
+    """
+    target = config.search.n_trials if n_trials is None else n_trials
+    probe = open_study(config, runner.objective.direction)
+    _fail_interrupted(probe)
+    done = sum(t.state in FINISHED for t in probe.get_trials(deepcopy=False))
+    # Reseed on resume, or the sampler would replay the random start-up points already tried.
+    study = open_study(config, runner.objective.direction, sampler_seed=config.seed + done)
+    remaining = max(target - done, 0)
+    if remaining:
+        study.optimize(
+            _objective_function(config, space, runner),
+            n_trials=remaining,
+            timeout=config.search.timeout,
+            catch=(TrainingError,),
+            callbacks=callbacks or [],
+        )
+    return SearchOutcome(study, remaining)
+
+
+def _fail_interrupted(study: optuna.Study) -> None:
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", "interrupted (process stopped)")
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+
+
+def _objective_function(config: HepoptConfig, space: SearchSpace, runner: TrialRunner) -> Callable[[optuna.Trial], float]:
+    output_dir = config.output_dir
+
+    def objective(trial: optuna.Trial) -> float:
+        params = space.sample(trial)
+        try:
+            outcome = runner.run(params)
+        except TrainingError as err:
+            trial.set_user_attr("fail_reason", str(err))
+            raise
+        trial.set_user_attr("best_epoch", outcome.training.best_epoch + 1)
+        trial.set_user_attr("epochs", len(outcome.training.history))
+        trial.set_user_attr("val_loss", outcome.training.best_val_loss)
+        trial.set_user_attr("train_seconds", round(outcome.training.seconds, 3))
+        for key, value in outcome.result.extras.items():
+            trial.set_user_attr(key, value)
+        outcome.classifier.save(trial_model_path(output_dir, trial.number))
+        return outcome.result.value
+
+    return objective
+
+
+def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def trial_params(space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """All hyperparameters of a finished trial: its sampled ones over the fixed and defaults."""
+    return {**space.baseline(), **trial.params}
+
+
+def model_path(config: HepoptConfig, trial: optuna.trial.FrozenTrial) -> Path:
+    return trial_model_path(config.output_dir, trial.number)

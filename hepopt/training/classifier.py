@@ -1,0 +1,74 @@
+"""A trained classifier with everything needed to apply it: network, input scaling, variable order.
+
+Saved with ``torch.save`` as plain tensors, numbers and strings and reloaded with
+``torch.load(weights_only=True)``, which runs no code from the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hepopt.errors import DataError, HepoptError
+from hepopt.training.mlp import build_mlp
+from hepopt.training.params import TrainParams
+from hepopt.training.scaler import Standardizer
+from hepopt.training.trainer import predict_proba
+
+_FORMAT = "hepopt-classifier"
+_VERSION = 1
+
+
+@dataclass
+class Classifier:
+    model: nn.Module
+    scaler: Standardizer
+    feature_names: tuple[str, ...]
+    params: TrainParams
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Probability of being signal for raw (unscaled) features in ``feature_names`` order."""
+        if features.ndim != 2 or features.shape[1] != len(self.feature_names):
+            msg = f"expected features of shape (n, {len(self.feature_names)}) in the order {list(self.feature_names)}"
+            raise DataError(msg)
+        device = next(self.model.parameters()).device
+        x = torch.as_tensor(self.scaler.transform(features), device=device)
+        return predict_proba(self.model, x)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "family": "mlp",
+            "params": self.params.to_dict(),
+            "feature_names": list(self.feature_names),
+            "scaler_mean": torch.from_numpy(self.scaler.mean),
+            "scaler_scale": torch.from_numpy(self.scaler.scale),
+            "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+        }
+        tmp = path.with_suffix(".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, device: str = "cpu") -> Classifier:
+        try:
+            payload = torch.load(path, map_location=device, weights_only=True)
+        except Exception as err:
+            msg = f"{path}: not a loadable hepopt classifier ({type(err).__name__}: {err})"
+            raise HepoptError(msg) from err
+        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            msg = f"{path}: not a hepopt classifier file"
+            raise HepoptError(msg)
+        params = TrainParams(**payload["params"])
+        names = tuple(payload["feature_names"])
+        model = build_mlp(len(names), params).to(device)
+        model.load_state_dict(payload["state_dict"])
+        model.eval()
+        scaler = Standardizer(payload["scaler_mean"].numpy(), payload["scaler_scale"].numpy())
+        return cls(model, scaler, names, params)

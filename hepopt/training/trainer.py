@@ -1,0 +1,175 @@
+"""Weighted training of one classifier, with early stopping on the validation loss.
+
+The whole data set stays as tensors on the device; an epoch is one permutation and slices of it,
+with no DataLoader and no per-event Python work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from hepopt.errors import TrainingError
+from hepopt.training.mlp import build_mlp
+from hepopt.training.params import TrainParams
+
+EpochCallback = Callable[[int, float, float], None]
+
+
+@dataclass(frozen=True)
+class Batchable:
+    """Standardised features, labels and training weights as tensors on one device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    w: torch.Tensor
+
+    @classmethod
+    def from_numpy(cls, x: np.ndarray, y: np.ndarray, w: np.ndarray, device: str | torch.device) -> Batchable:
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32), device=device)
+
+        return cls(tensor(x), tensor(y), tensor(w))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+    @property
+    def best_val_loss(self) -> float:
+        return self.history[self.best_epoch]["val_loss"]
+
+
+def training_weights(label: np.ndarray, weight: np.ndarray, signal_weight: float, negative: str) -> np.ndarray:
+    """Physics weights -> training weights.
+
+    Each class is normalised to half the events (so a rare signal is not ignored), the signal
+    then multiplied by ``signal_weight``; negative generator weights are kept, made positive
+    (``abs``, the default) or dropped (``zero``) for training only.
+    """
+    w = weight.astype(np.float64)
+    if negative == "abs":
+        w = np.abs(w)
+    elif negative == "zero":
+        w = np.where(w < 0, 0.0, w)
+    out = np.empty_like(w)
+    for cls, factor in ((1, signal_weight), (0, 1.0)):
+        mask = label == cls
+        total = w[mask].sum()
+        if mask.any() and total <= 0:
+            msg = f"the {'signal' if cls else 'background'} training weights sum to {total:g}; cannot train"
+            raise TrainingError(msg)
+        out[mask] = w[mask] * (0.5 * len(w) / total) * factor
+    return out.astype(np.float32)
+
+
+def weighted_bce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    losses = nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
+    return (losses * w).sum() / w.sum()
+
+
+def train_classifier(
+    params: TrainParams,
+    train: Batchable,
+    val: Batchable,
+    *,
+    seed: int = 0,
+    on_epoch: EpochCallback | None = None,
+) -> TrainResult:
+    """Train an MLP; returns it with the weights of its best validation epoch, in eval mode.
+
+    Raises:
+        TrainingError: the loss became NaN or infinite (the search records the trial as failed).
+    """
+    start = time.perf_counter()
+    device = train.x.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        model = build_mlp(train.x.shape[1], params).to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate, betas=(params.beta1, params.beta2))
+        shuffle = torch.Generator(device=device).manual_seed(seed)
+        penalised = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
+        result = TrainResult(model)
+        best_state, best_loss, since_best = None, float("inf"), 0
+        for epoch in range(params.max_epochs):
+            train_loss = _epoch(model, optimizer, train, params, shuffle, penalised)
+            val_loss = evaluate_loss(model, val)
+            if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
+                msg = f"loss diverged at epoch {epoch + 1} (train {train_loss}, validation {val_loss})"
+                raise TrainingError(msg)
+            result.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
+            if on_epoch is not None:
+                on_epoch(epoch + 1, train_loss, val_loss)
+            if val_loss < best_loss:
+                best_loss, since_best, result.best_epoch = val_loss, 0, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                since_best += 1
+                if since_best >= params.patience:
+                    break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: Batchable,
+    params: TrainParams,
+    shuffle: torch.Generator,
+    penalised: list[torch.Tensor],
+) -> float:
+    model.train()
+    order = torch.randperm(len(data), generator=shuffle, device=data.x.device)
+    # One gather per epoch, then batches are views: cheaper than indexing every batch.
+    x, y, w = data.x[order], data.y[order], data.w[order]
+    total = torch.zeros((), device=data.x.device)
+    n_batches = 0
+    for lo in range(0, len(data), params.batch_size):
+        hi = lo + params.batch_size
+        logits = model(x[lo:hi]).squeeze(1)
+        loss = weighted_bce(logits, y[lo:hi], w[lo:hi])
+        if params.l1 > 0:
+            loss = loss + params.l1 * sum(p.abs().sum() for p in penalised)
+        if params.l2 > 0:
+            loss = loss + params.l2 * sum(p.pow(2).sum() for p in penalised)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach()
+        n_batches += 1
+    return float(total) / n_batches
+
+
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 65_536) -> torch.Tensor:
+    """Logits in eval mode without gradients, so repeated calls give identical numbers."""
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        out = torch.cat([model(x[i : i + batch_size]).squeeze(1) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
+
+
+def evaluate_loss(model: nn.Module, data: Batchable) -> float:
+    return float(weighted_bce(predict_logits(model, data.x), data.y, data.w))
+
+
+def predict_proba(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Classifier output in [0, 1] (float64 numpy, for histograms and metrics)."""
+    return torch.sigmoid(predict_logits(model, x)).cpu().numpy().astype(np.float64)
