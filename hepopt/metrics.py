@@ -30,9 +30,9 @@ def weighted_ks(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) ->
     """Two-sample Kolmogorov-Smirnov distance of weighted samples and its asymptotic p-value.
 
     The p-value uses the effective sample sizes (sum w)^2 / sum w^2, the usual choice for
-    weighted Monte Carlo (it reduces to scipy's ``ks_2samp`` asymptotics for unit weights).
+    weighted Monte Carlo; for unit weights it is scipy's ``ks_2samp(method='asymp')``.
     """
-    from scipy.stats import kstwobign
+    from scipy.stats import kstwo
 
     wa, wb = np.abs(wa), np.abs(wb)
     grid = np.sort(np.concatenate([a, b]))
@@ -42,7 +42,7 @@ def weighted_ks(a: np.ndarray, wa: np.ndarray, b: np.ndarray, wb: np.ndarray) ->
     n_a = wa.sum() ** 2 / np.sum(wa**2)
     n_b = wb.sum() ** 2 / np.sum(wb**2)
     en = n_a * n_b / (n_a + n_b)
-    return distance, float(kstwobign.sf(distance * np.sqrt(en)))
+    return distance, float(kstwo.sf(distance, max(round(en), 1)))
 
 
 def _weighted_cdf(x: np.ndarray, w: np.ndarray, grid: np.ndarray) -> np.ndarray:

@@ -104,7 +104,9 @@ class Expression:
         self.branches = _collect_names(self._tree)
 
     def evaluate(self, resolve: Callable[[str], Any]) -> Any:
-        return _Evaluator(resolve, self.where).visit(self._tree.body)
+        # log(0) and friends are not errors here: non-finite features are reported by name later.
+        with np.errstate(all="ignore"):
+            return _Evaluator(resolve, self.where).visit(self._tree.body)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -167,7 +169,7 @@ class _Validator(ast.NodeVisitor):
             self._fail(f"'{type(node).__name__}' syntax is not allowed")
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                name = _dotted(node.func) or "?"
+                name = _dotted(node.func) or ast.unparse(node.func)
                 self._fail(f"unknown function '{name}'; available: {sorted(FUNCTIONS)}")
             for arg in [*node.args, *(kw.value for kw in node.keywords)]:
                 self.visit(arg)

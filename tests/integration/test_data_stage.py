@@ -1,0 +1,139 @@
+"""The coffea data stage on ROOT files written by uproot, checked against bare uproot + numpy."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from conftest import analysis_config, flat_config
+from hepopt.config import config_from_dict
+from hepopt.data import EventTable
+from hepopt.data.stage import prepare_data
+from make_files import write_flat
+
+pytestmark = pytest.mark.integration
+
+
+def read(path: Path, *names: str) -> dict[str, np.ndarray]:
+    return uproot.open(path)["Events"].arrays(list(names), library="ak")
+
+
+def test_features_weights_and_tags_match_uproot(tmp_path: Path) -> None:
+    sig, bkg = write_flat(tmp_path / "sig.root", 300, 1), write_flat(tmp_path / "bkg.root", 500, 2)
+    config = config_from_dict(flat_config(sig, bkg), tmp_path / "hepopt.yaml")
+    table = prepare_data(config, progress=False)
+
+    assert table.feature_names == ("MET_pt", "lead_jet_pt", "n_jets")
+    assert table.dataset_names == ("sig", "bkg")
+    for index, (path, xsec) in enumerate(((sig, 2.0), (bkg, 50.0))):
+        raw = read(path, "MET_pt", "Jet_pt", "genWeight", "event")
+        rows = table.dataset == index
+        jets = ak.to_list(raw["Jet_pt"])
+        lead = np.array([j[0] if j else -1.0 for j in jets], np.float32)
+        np.testing.assert_array_equal(table.features[rows, 0], ak.to_numpy(raw["MET_pt"]))
+        np.testing.assert_array_equal(table.features[rows, 1], lead)
+        np.testing.assert_array_equal(table.features[rows, 2], [len(j) for j in jets])
+        gen = ak.to_numpy(raw["genWeight"]).astype(np.float64)
+        np.testing.assert_allclose(table.weight[rows], 100.0 * xsec * gen / gen.sum(), rtol=1e-12)
+        assert table.weight[rows].sum() == pytest.approx(100.0 * xsec)  # lumi x xsec
+        np.testing.assert_array_equal(table.event_id[rows], ak.to_numpy(raw["event"]))
+        assert (table.label[rows] == (1 if index == 0 else 0)).all()
+    assert table.features.dtype == np.float32
+    assert (table.variation == 0).all()
+
+
+def test_selection_normalises_with_weights_before_selection(tmp_path: Path) -> None:
+    sig, bkg = write_flat(tmp_path / "sig.root", 300, 1), write_flat(tmp_path / "bkg.root", 500, 2)
+    raw = flat_config(sig, bkg, selection="MET_pt > 20")
+    table = prepare_data(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
+    events = read(sig, "MET_pt", "genWeight")
+    gen = ak.to_numpy(events["genWeight"]).astype(np.float64)
+    passed = ak.to_numpy(events["MET_pt"]) > 20
+    expected = 100.0 * 2.0 * gen[passed].sum() / gen.sum()  # selection efficiency x lumi x xsec
+    assert table.weight[table.dataset == 0].sum() == pytest.approx(expected, rel=1e-12)
+    assert (table.features[:, 0] > 20).all()
+
+
+def test_variations_are_tagged_and_weight_factors_kept(samples_dir: Path, tmp_path: Path) -> None:
+    raw = analysis_config(samples_dir)
+    raw["variations"]["pdf_up"] = {"weight": "1 + 0.001 * MET_pt", "applies_to": ["ttbar"]}
+    table = prepare_data(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
+    assert table.variation_names == ("nominal", "jes_up", "jes_down")
+    for v, name in enumerate(table.variation_names):
+        for d, ds in enumerate(table.dataset_names):
+            files = sorted((samples_dir / name).glob(f"{ds}_*.root"))
+            met = np.concatenate([ak.to_numpy(read(f, "MET_pt")["MET_pt"]) for f in files])
+            rows = (table.variation == v) & (table.dataset == d)
+            assert 0 < rows.sum() <= len(met)
+            factor = table.weight_factors["pdf_up"][rows]
+            expected = 1 + 0.001 * table.features[rows, table.feature_names.index("MET_pt")] if ds == "ttbar" else 1.0
+            np.testing.assert_allclose(factor, expected, rtol=1e-6)
+    # The JES-up copy of an event has a harder leading jet than its nominal self.
+    nominal, up = (table.select((table.variation == v) & (table.dataset == 1)) for v in (0, 1))
+    common, i_nom, i_up = np.intersect1d(nominal.event_id, up.event_id, return_indices=True)
+    assert len(common) > 100
+    lead = table.feature_names.index("lead_jet_pt")
+    assert (up.features[i_up, lead] > nominal.features[i_nom, lead]).all()
+
+
+def test_cache_is_reused_and_invalidated(tmp_path: Path) -> None:
+    sig, bkg = write_flat(tmp_path / "sig.root", 300, 1), write_flat(tmp_path / "bkg.root", 500, 2)
+    config = config_from_dict(flat_config(sig, bkg), tmp_path / "hepopt.yaml")
+    first = prepare_data(config, progress=False)
+    cached = list((tmp_path / "results" / "cache").glob("events-*.npz"))
+    assert len(cached) == 1
+    # Swap the ROOT file's content for garbage of the same size and mtime: the cache must answer.
+    stat = sig.stat()
+    original = sig.read_bytes()
+    sig.write_bytes(b"\0" * stat.st_size)
+    os.utime(sig, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = prepare_data(config, progress=False)
+    np.testing.assert_array_equal(again.features, first.features)
+    # A changed file (new mtime) invalidates the entry and ROOT is read again.
+    sig.write_bytes(original)
+    os.utime(sig, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    prepare_data(config, progress=False)
+    assert len(list((tmp_path / "results" / "cache").glob("events-*.npz"))) == 2
+
+
+def test_table_save_load_roundtrip(tmp_path: Path) -> None:
+    sig, bkg = write_flat(tmp_path / "sig.root", 50, 1), write_flat(tmp_path / "bkg.root", 60, 2)
+    table = prepare_data(config_from_dict(flat_config(sig, bkg), tmp_path / "c.yaml"), progress=False, use_cache=False)
+    table.save(tmp_path / "t.npz")
+    loaded = EventTable.load(tmp_path / "t.npz")
+    for field in ("features", "label", "weight", "dataset", "variation", "event_id"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(table, field))
+    assert loaded.feature_names == table.feature_names
+
+
+def test_futures_executor_gives_the_same_table(tmp_path: Path) -> None:
+    sig, bkg = write_flat(tmp_path / "sig.root", 300, 1), write_flat(tmp_path / "bkg.root", 500, 2)
+    iterative = prepare_data(config_from_dict(flat_config(sig, bkg), tmp_path / "a.yaml"), progress=False, use_cache=False)
+    raw = flat_config(sig, bkg, data={"event_id": "event", "executor": "futures", "workers": 2, "chunksize": 100})
+    futures = prepare_data(config_from_dict(raw, tmp_path / "b.yaml"), progress=False, use_cache=False)
+    order_a = np.lexsort((iterative.event_id, iterative.dataset))
+    order_b = np.lexsort((futures.event_id, futures.dataset))
+    np.testing.assert_array_equal(iterative.features[order_a], futures.features[order_b])
+    np.testing.assert_allclose(iterative.weight[order_a], futures.weight[order_b], rtol=1e-12)
+
+
+def test_feature_callable_from_the_config_folder(tmp_path: Path) -> None:
+    sig, bkg = write_flat(tmp_path / "sig.root", 100, 1), write_flat(tmp_path / "bkg.root", 100, 2)
+    (tmp_path / "myfeatures_mod.py").write_text(
+        "import awkward as ak\n"
+        "def build(events):\n"
+        "    return {'ht': ak.sum(events.Jet_pt, axis=1), 'met2': events.MET_pt * 2}\n"
+    )
+    raw = flat_config(sig, bkg, features=["MET_pt", {"callable": "myfeatures_mod:build"}])
+    table = prepare_data(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
+    assert table.feature_names == ("MET_pt", "ht", "met2")
+    raw_sig = read(sig, "Jet_pt", "MET_pt")
+    rows = table.dataset == 0
+    np.testing.assert_allclose(table.features[rows, 1], ak.to_numpy(ak.sum(raw_sig["Jet_pt"], axis=1)), rtol=1e-6)
+    np.testing.assert_allclose(table.features[rows, 2], 2 * table.features[rows, 0])

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hepopt.config import config_from_dict, load_config
+from hepopt.errors import ConfigError
+from hepopt.objectives import make_objective
+from hepopt.search.space import SearchSpace
+
+BASE = {
+    "luminosity": 1.0,
+    "datasets": {
+        "sig": {"files": "s.root", "role": "signal", "cross_section": 1.0},
+        "bkg": {"files": ["b.root"], "role": "background"},
+    },
+    "features": ["MET_pt", {"lead": "nth(Jet_pt, 0, fill=-1)"}],
+}
+
+
+def with_(**changes: object) -> dict:
+    return {**BASE, **changes}
+
+
+def error_of(raw: object) -> str:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(raw, "cfg.yaml")
+    return str(info.value)
+
+
+def test_valid_config_is_typed_and_frozen() -> None:
+    config = config_from_dict(BASE, "/x/cfg.yaml")
+    assert config.datasets["bkg"].files == ["b.root"]
+    assert config.datasets["sig"].files == ["s.root"]  # a single string becomes a list
+    assert config.feature_entries() == [("expr:MET_pt", "MET_pt"), ("expr:lead", "nth(Jet_pt, 0, fill=-1)")]
+    assert config.output_dir == Path("/x/results")
+    with pytest.raises(ValueError, match="frozen"):
+        config.seed = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (with_(n_trails=3), "cfg.yaml: n_trails: unknown key"),
+        (with_(search={"n_trials": -5}), "cfg.yaml: search.n_trials: Input should be greater than or equal to 1 (got -5)"),
+        (with_(datasets={"sig": {"files": "s.root", "role": "signal"}}), "no dataset with role 'background'"),
+        (
+            with_(datasets={"s": {"files": "s", "role": "signal"}, "b": {"files": "b", "role": "bkg"}}),
+            "datasets.b.role: Input should be 'signal' or 'background' (got 'bkg')",
+        ),
+        (with_(luminosity=None), "datasets.sig.cross_section: a cross-section needs 'luminosity'"),
+        (with_(variations={"jes": {"datasets": {"ttbar": {"files": "x"}}}}), "variations.jes: unknown dataset 'ttbar'"),
+        (with_(variations={"jes": {}}), "variations.jes: give either 'datasets'"),
+        (with_(variations={"nominal": {"weight": "2"}}), "'nominal' is reserved"),
+        (with_(features=["a", "a"]), "features.1: feature 'a' is listed twice"),
+        (with_(features=[{"callable": "nomodule"}]), "features.0.callable: expected 'pkg.module:function'"),
+        (with_(data={"split": {"train": 0.5, "validation": 0.2, "test": 0.2}}), "data.split: train + validation + test must be 1"),
+        (with_(model={"space": {"units": {"type": "int", "low": 8}}}), "model.space.units"),
+        ([1, 2], "cfg.yaml: expected a mapping of settings at the top level, got list"),
+    ],
+)
+def test_bad_config_names_the_key(raw: object, expected: str) -> None:
+    assert expected in error_of(raw)
+
+
+def test_yaml_errors_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("datasets:\n  sig: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML at line \d+"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="missing.yaml: config file not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("space", "expected"),
+    [
+        ({"widht": 3}, "model.space.widht: unknown hyperparameter; known: ['n_layers'"),
+        ({"activation": {"type": "categorical", "choices": ["relu", "relux"]}}, "model.space.activation: invalid value 'relux'"),
+        ({"dropout": {"type": "float", "low": 0.0, "high": 1.5}}, "model.space.dropout: invalid value 1.5"),
+        ({"learning_rate": {"type": "float", "low": 0, "high": 1, "log": True}}, "a log-uniform parameter needs 'low' > 0"),
+    ],
+)
+def test_search_space_errors_name_the_parameter(space: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config = config_from_dict(with_(model={"space": space}), "cfg.yaml")
+        SearchSpace.from_config(config.model, "cfg.yaml")
+    assert expected in str(info.value)
+
+
+def test_search_space_baseline_uses_fixed_values() -> None:
+    config = config_from_dict(with_(model={"space": {"units": 32, "n_layers": {"type": "int", "low": 1, "high": 3}}}))
+    space = SearchSpace.from_config(config.model)
+    assert space.baseline()["units"] == 32
+    assert space.baseline()["n_layers"] == 3  # hepopt's default, not sampled
+    assert set(space.searched) == {"n_layers"}
+
+
+def test_unknown_objective_lists_installed() -> None:
+    with pytest.raises(ConfigError, match=r"unknown objective 'asimov'; installed: \[.*'asimov_significance'.*'bce'.*'roc_auc'"):
+        make_objective("asimov")
+    with pytest.raises(ConfigError, match="objective.options: asimov_significance: .*unexpected keyword argument 'binz'"):
+        make_objective("asimov_significance", {"binz": 3})
+    with pytest.raises(ConfigError, match="objective.options: asimov_significance: bins must be >= 1"):
+        make_objective("asimov_significance", {"bins": 0})

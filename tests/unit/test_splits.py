@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hepopt.data import TEST, TRAIN, VALIDATION, EventTable, assign_splits, full_luminosity_scale
+
+
+def table(n: int, n_variations: int = 1) -> EventTable:
+    rng = np.random.default_rng(0)
+    ids = np.tile(np.arange(n, dtype=np.int64), n_variations)
+    size = n * n_variations
+    return EventTable(
+        features=rng.normal(size=(size, 2)).astype(np.float32),
+        label=np.tile((np.arange(n) % 2).astype(np.int8), n_variations),
+        weight=rng.uniform(0.5, 1.5, size),
+        dataset=np.tile((np.arange(n) % 2).astype(np.int16), n_variations),
+        variation=np.repeat(np.arange(n_variations, dtype=np.int16), n),
+        event_id=ids,
+        feature_names=("a", "b"),
+        dataset_names=("sig", "bkg"),
+        variation_names=tuple(["nominal", "jes_up", "jes_down"][:n_variations]),
+    )
+
+
+def test_split_is_deterministic_with_expected_fractions() -> None:
+    t = table(100_000)
+    split = assign_splits(t, (0.6, 0.2, 0.2), seed=5)
+    np.testing.assert_array_equal(split, assign_splits(t, (0.6, 0.2, 0.2), seed=5))
+    fractions = np.bincount(split, minlength=3) / len(split)
+    # binomial spread of 100k draws is ~0.0015; 5 sigma
+    np.testing.assert_allclose(fractions, [0.6, 0.2, 0.2], atol=0.008)
+    assert not np.array_equal(split, assign_splits(t, (0.6, 0.2, 0.2), seed=6))
+
+
+def test_varied_copies_of_an_event_share_its_split() -> None:
+    t = table(5000, n_variations=3)
+    split = assign_splits(t, (0.5, 0.25, 0.25), seed=1)
+    by_variation = split.reshape(3, 5000)
+    np.testing.assert_array_equal(by_variation[0], by_variation[1])
+    np.testing.assert_array_equal(by_variation[0], by_variation[2])
+
+
+def test_split_of_an_event_does_not_depend_on_other_events() -> None:
+    t = table(1000)
+    full = assign_splits(t, (0.6, 0.2, 0.2), seed=2)
+    part = assign_splits(t.select(np.arange(500, 1000)), (0.6, 0.2, 0.2), seed=2)
+    np.testing.assert_array_equal(full[500:], part)
+
+
+@pytest.mark.parametrize("which", [TRAIN, VALIDATION, TEST])
+def test_full_luminosity_scale_preserves_expected_counts(which: int) -> None:
+    t = table(20_000, n_variations=2)
+    split = assign_splits(t, (0.6, 0.2, 0.2), seed=3)
+    factor = full_luminosity_scale(t, split, which)
+    mask = split == which
+    for ds in range(2):
+        for var in range(2):
+            group = (t.dataset == ds) & (t.variation == var)
+            n_all, n_split = group.sum(), (group & mask).sum()
+            np.testing.assert_allclose(factor[group & mask], n_all / n_split)
