@@ -36,10 +36,14 @@ def optimize(config: Path, n_trials: int | None, quiet: bool, debug: bool) -> No
 
     Running it again resumes the study and only runs the missing trials.
     """
+    import optuna
+
     from hepopt.cli_display import Display
     from hepopt.config import load_config
     from hepopt.pipeline import optimize as run_optimize
 
+    # Optuna's per-trial INFO lines would fight with the progress bar; failures still show.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = load_config(config)
     display = Display(quiet=quiet)
     target = n_trials or cfg.search.n_trials

@@ -179,6 +179,12 @@ class _Validator(ast.NodeVisitor):
         name = _dotted(node)
         if name is not None and "__" in name:
             self._fail(f"'{name}' is not a branch name")
+        if isinstance(node, ast.Compare) and any(
+            isinstance(part, ast.BinOp) and isinstance(part.op, ast.BitAnd | ast.BitOr)
+            for part in [node.left, *node.comparators]
+        ):
+            # Python binds & and | tighter than comparisons: 'a > 1 & b > 2' means 'a > (1 & b) > 2'.
+            self._fail("'&' and '|' bind tighter than comparisons: write (a > 1) & (b > 2), or a > 1 and b > 2")
         if isinstance(node, ast.Constant) and not isinstance(node.value, int | float | bool):
             self._fail(f"constant {node.value!r} is not a number")
         super().generic_visit(node)

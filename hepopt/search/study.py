@@ -71,7 +71,6 @@ def run_search(
             _objective_function(config, space, runner),
             n_trials=remaining,
             timeout=config.search.timeout,
-            catch=(TrainingError,),
             callbacks=callbacks or [],
         )
     return SearchOutcome(study, remaining)
@@ -91,8 +90,9 @@ def _objective_function(config: HepoptConfig, space: SearchSpace, runner: TrialR
         try:
             outcome = runner.run(params)
         except TrainingError as err:
+            # NaN makes Optuna record the trial as FAIL without logging a traceback.
             trial.set_user_attr("fail_reason", str(err))
-            raise
+            return float("nan")
         trial.set_user_attr("best_epoch", outcome.training.best_epoch + 1)
         trial.set_user_attr("epochs", len(outcome.training.history))
         trial.set_user_attr("val_loss", outcome.training.best_val_loss)

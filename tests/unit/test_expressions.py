@@ -34,6 +34,9 @@ def evaluate(text: str) -> list:
         ("10 < MET_pt <= 20", [False, True, False]),
         ("(MET_pt > 15) & (num(Jet_pt) > 0)", [False, False, True]),
         ("~(MET_pt > 15) | (MET_pt > 25)", [True, False, True]),
+        ("MET_pt > 15 and num(Jet_pt) > 0", [False, False, True]),
+        ("MET_pt < 15 or num(Jet_pt) > 2", [True, False, False]),
+        ("not MET_pt > 15", [True, False, False]),
         ("where(MET_pt > 15, MET_pt, 0)", [0.0, 20.0, 30.0]),
         ("sqrt(MET_pt**2)", [10.0, 20.0, 30.0]),
     ],
@@ -64,6 +67,7 @@ def test_branches_are_collected_without_functions() -> None:
         ("[x for x in MET_pt]", "'ListComp' syntax is not allowed"),
         ("'text'", "constant 'text' is not a number"),
         ("MET_pt +", "cannot parse 'MET_pt +'"),
+        ("MET_pt > 15 & num(Jet_pt) > 0", "'&' and '|' bind tighter than comparisons"),
     ],
 )
 def test_unsafe_or_broken_expressions_are_rejected(text: str, expected: str) -> None:

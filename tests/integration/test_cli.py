@@ -1,0 +1,142 @@
+"""``hepopt optimize`` as a user runs it: a real process, real ROOT files, a real SQLite study."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+from conftest import analysis_config, write_config
+from hepopt.config import load_config
+from hepopt.data.stage import prepare_data
+from hepopt.training import Classifier
+from hepopt.training.sets import TrainingSets
+
+pytestmark = pytest.mark.integration
+
+
+def hepopt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hepopt.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+    )
+
+
+def closed_form(s: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.sum(2 * ((s + b) * np.log(1 + s / b) - s))))
+
+
+def merge_from_top(s: np.ndarray, b: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bins with (almost) no background join their lower neighbour; what is left at the bottom
+    joins the lowest merged bin."""
+    groups: list[list[int]] = [[]]
+    for i in range(len(b) - 1, -1, -1):
+        groups[-1].append(i)
+        if b[groups[-1]].sum() >= floor:
+            groups.append([])
+    if not groups[-1]:
+        groups.pop()
+    elif len(groups) > 1:
+        groups[-2] += groups.pop()
+    return np.array([s[g].sum() for g in groups]), np.array([b[g].sum() for g in groups])
+
+
+@pytest.fixture(scope="module")
+def run_dir(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cli")
+    write_config(folder, analysis_config(samples_dir, name="cli_test", seed=3))
+    result = hepopt("optimize", str(folder / "hepopt.yaml"), "--n-trials", "3", "--quiet")
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_outputs_are_written(run_dir: Path) -> None:
+    out = run_dir / "results"
+    for name in ("study.db", "trials.csv", "best_params.json", "best_model.pt", "summary.json"):
+        assert (out / name).is_file(), name
+    assert (out / "plots" / "overtraining_best.png").stat().st_size > 10_000
+    assert (out / "plots" / "overtraining_best.pdf").is_file()
+    study = optuna.load_study(study_name="cli_test", storage=f"sqlite:///{out / 'study.db'}")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 3
+    lines = (out / "trials.csv").read_text().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("number,state,value,duration_s")
+    best_params = json.loads((out / "best_params.json").read_text())
+    assert {k: best_params[k] for k in study.best_params} == study.best_params
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best"]["number"] == study.best_trial.number
+    assert summary["best"]["validation"] == pytest.approx(study.best_value)
+    assert summary["baseline"]["params"]["n_layers"] == 3  # hepopt's default network
+    payload = torch.load(out / "best_model.pt", weights_only=True)
+    assert payload["feature_names"][0] == "lead_jet_pt"
+
+
+def test_best_significance_matches_an_independent_histogram(run_dir: Path) -> None:
+    """Recompute the best trial's validation and test significances by hand from its saved model."""
+    config = load_config(run_dir / "hepopt.yaml")
+    summary = json.loads((run_dir / "results" / "summary.json").read_text())
+    classifier = Classifier.load(run_dir / "results" / "best_model.pt")
+    table = prepare_data(config, progress=False)  # from the cache
+    split = config.data.split
+    sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
+    for name, expected in (("validation", summary["best"]["validation"]), ("test", summary["best"]["test"])):
+        part = sets.splits[name]
+        scores = classifier.predict(sets.scaler.mean + part.x * sets.scaler.scale)  # back to raw features
+        index = np.minimum((scores * 10).astype(int), 9)  # 10 equal bins in [0, 1]
+        s = np.bincount(index[part.labels == 1], part.weights[part.labels == 1], minlength=10)
+        b = np.bincount(index[part.labels == 0], part.weights[part.labels == 0], minlength=10)
+        s, b = merge_from_top(s, b, floor=1e-3)
+        assert expected == pytest.approx(closed_form(s, b), rel=1e-4)
+
+
+def test_rerun_resumes_and_runs_only_missing_trials(run_dir: Path) -> None:
+    result = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5", "--quiet")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "results" / "summary.json").read_text())
+    assert summary["trials_run"] == 2
+    assert summary["n_complete"] == 5
+    again = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert json.loads((run_dir / "results" / "summary.json").read_text())["trials_run"] == 0
+
+
+def test_cli_shows_tables_and_progress(run_dir: Path) -> None:
+    result = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5")
+    assert result.returncode == 0, result.stderr
+    assert "baseline (defaults)" in result.stdout
+    assert "best hyperparameters" in result.stdout
+    assert "Searching hyperparameters" in result.stderr
+
+
+def test_bad_config_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    config = tmp_path / "hepopt.yaml"
+    config.write_text("datasets: {}\nfeatures: [x]\nsearch: {n_trials: -5}\n")
+    result = hepopt("optimize", str(config))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith(f"hepopt: error: {config}: datasets: ")
+    assert "Traceback" not in result.stderr
+    debug = hepopt("optimize", str(config), "--debug")
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+
+
+def test_missing_data_is_one_line_and_exit_1(samples_dir: Path, tmp_path: Path) -> None:
+    raw = analysis_config(samples_dir)
+    raw["datasets"]["wjets"]["files"] = str(tmp_path / "wjets_missing_*.root")
+    result = hepopt("optimize", str(write_config(tmp_path, raw)))
+    assert result.returncode == 1
+    assert "datasets.wjets.files: no file matches" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_is_quick() -> None:
+    code = "import sys, hepopt.cli; sys.exit(0 if not {'torch', 'coffea', 'pyhf', 'optuna', 'ray'} & set(sys.modules) else 1)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+    result = hepopt("--help")
+    assert result.returncode == 0 and "optimize" in result.stdout
