@@ -72,7 +72,9 @@ def main() -> None:
     bench_config.write_text(config)
     runs = {}
     for mode in ("uproot", "hepopt", "uproot", "hepopt"):  # interleaved; best of two
-        out = subprocess.run([sys.executable, "-c", CHILD, mode, str(bench_config)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, mode, str(bench_config)], capture_output=True, text=True, check=True
+        )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         if mode not in runs or result["seconds"] < runs[mode]["seconds"]:
             runs[mode] = result

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ import torch
 from hepopt.data.table import EventTable
 from hepopt.objectives import make_objective
 from hepopt.search.trial import TrialRunner
-from hepopt.training import Batchable, TrainParams, train_classifier, training_weights
+from hepopt.training import Batchable, TrainParams, train_classifier
 from hepopt.training.mlp import build_mlp
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import weighted_bce
@@ -113,8 +114,7 @@ def main() -> None:
         f"\nper-trial set-up + scoring (intercept): {setup * 1000:.1f} ms"
     )
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=2)
+        Path(args.json).write_text(json.dumps(result, indent=2))
 
 
 def _timed(func: object) -> float:

@@ -42,7 +42,7 @@ class OptimizeResult:
 
 
 def optimize(
-    config: HepoptConfig,
+    config: HepoptConfig | str | Path,
     *,
     progress: bool = True,
     n_trials: int | None = None,
@@ -65,6 +65,10 @@ def optimize(
     from hepopt.search.trial import TrialRunner
     from hepopt.training.sets import TrainingSets
 
+    if not isinstance(config, HepoptConfig):
+        from hepopt.config.loader import load_config
+
+        config = load_config(config)
     stage = on_stage or (lambda _name: None)
     # Fail on config mistakes before reading any data.
     space = SearchSpace.from_config(config.model, str(config.source))

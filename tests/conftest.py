@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from make_files import ROOT, load_sample_generator, write_flat  # noqa: E402
+from make_files import ROOT, load_sample_generator, write_flat
 
 SHARED_REAL_ROOT = Path(os.environ.get("HEPOPT_REAL_ROOT", ROOT.parent / "shared" / "data" / "real-root"))
 

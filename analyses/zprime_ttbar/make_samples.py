@@ -68,10 +68,8 @@ def _raw_jets(process: str, mass: np.ndarray, rng: np.random.Generator) -> dict[
     eta_width = 1.1 if process == "zprime" else 1.5
     eta = np.clip(rng.normal(0.0, eta_width, len(owner)), -4.7, 4.7)
     phi = rng.uniform(-np.pi, np.pi, len(owner))
-    if b_prob is None:
-        is_b = hard & (position < 2)  # the two b jets of the top decays
-    else:
-        is_b = rng.random(len(owner)) < b_prob
+    # ttbar-like: the two b jets of the top decays; W+jets: an occasional heavy-flavour jet
+    is_b = hard & (position < 2) if b_prob is None else rng.random(len(owner)) < b_prob
     btag = np.where(is_b, rng.beta(6.0, 1.4, len(owner)), rng.beta(1.0, 7.0, len(owner)))
     mass_j = pt * rng.uniform(0.05, 0.2, len(owner))
     return {
@@ -97,7 +95,9 @@ def _leptons(process: str, mass: np.ndarray, rng: np.random.Generator) -> tuple[
         counts = mask_main.astype(int) + (extra & (rng.random(n) < 0.5)).astype(int)
         total = counts.sum()
         first = np.repeat(np.cumsum(counts) - counts, counts) == np.arange(total)
-        pts = np.where(first & np.repeat(mask_main, counts), np.repeat(lep_pt, counts), 10.0 + rng.exponential(12.0, total))
+        pts = np.where(
+            first & np.repeat(mask_main, counts), np.repeat(lep_pt, counts), 10.0 + rng.exponential(12.0, total)
+        )
         return {
             "pt": ak.unflatten(pts, counts),
             "eta": ak.unflatten(np.clip(rng.normal(0.0, 1.1, total), -2.4, 2.4), counts),

@@ -84,9 +84,7 @@ class FeatureSpec:
                 name = kind.removeprefix("expr:")
                 expressions.append((name, Expression(text, f"features.{i} ({name})")))
         selection = Expression(config.selection, "selection") if config.selection else None
-        weights = {
-            name: Expression(ds.weight, f"datasets.{name}.weight") for name, ds in config.datasets.items()
-        }
+        weights = {name: Expression(ds.weight, f"datasets.{name}.weight") for name, ds in config.datasets.items()}
         weight_variations = {
             name: (
                 Expression(var.weight, f"variations.{name}.weight"),

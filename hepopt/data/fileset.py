@@ -38,7 +38,7 @@ def expand_files(patterns: list[str], base_dir: Path, key: str) -> tuple[Path, .
     for pattern in patterns:
         full = Path(pattern) if Path(pattern).is_absolute() else base_dir / pattern
         if glob.has_magic(str(full)):
-            matches = sorted(Path(p) for p in glob.glob(str(full)))
+            matches = sorted(Path(p) for p in glob.glob(str(full)))  # noqa: PTH207 - absolute patterns
             if not matches:
                 msg = f"{key}: no file matches '{pattern}' (looked in {full.parent})"
                 raise DataError(msg)

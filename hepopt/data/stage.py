@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -150,8 +151,8 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
         parts["dataset"].append(np.full(n, dataset_names.index(sample.dataset), np.int16))
         parts["variation"].append(np.full(n, variation_names.index(sample.variation), np.int16))
         labels.append(np.full(n, 1 if ds.role == "signal" else 0, np.int8))
-        for vname in factors:
-            factors[vname].append(np.concatenate(out["weight_factors"][vname]))
+        for vname, columns in factors.items():
+            columns.append(np.concatenate(out["weight_factors"][vname]))
     return EventTable(
         features=np.concatenate(parts["features"]).astype(np.float32, copy=False),
         label=np.concatenate(labels),

@@ -98,9 +98,7 @@ class EventTable:
                     feature_names=tuple(str(x) for x in npz["feature_names"]),
                     dataset_names=tuple(str(x) for x in npz["dataset_names"]),
                     variation_names=tuple(str(x) for x in npz["variation_names"]),
-                    weight_factors={
-                        k.removeprefix("factor:"): npz[k] for k in npz.files if k.startswith("factor:")
-                    },
+                    weight_factors={k.removeprefix("factor:"): npz[k] for k in npz.files if k.startswith("factor:")},
                 )
         except (OSError, ValueError, KeyError) as err:
             msg = f"{path}: unreadable data cache ({err}); delete it to rebuild"

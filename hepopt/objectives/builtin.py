@@ -60,10 +60,8 @@ class AsimovSignificance(Objective):
         s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.edges)
         s, b = merge_low_background(s, b, self.min_background)
         s = np.clip(s, 0.0, None)
-        if self.method == "pyhf":
-            z = pyhf_asimov_significance(s, b)
-        else:
-            z = asimov_significance_closed_form(s, b)
+        significance = pyhf_asimov_significance if self.method == "pyhf" else asimov_significance_closed_form
+        z = significance(s, b)
         return ObjectiveResult(z, {"signal": float(s.sum()), "background": float(b.sum()), "bins": float(len(s))})
 
 

@@ -46,7 +46,9 @@ def overtraining_plot(
         mask_tr, mask_te = train[1] == label, test[1] == label
         _, pvalue = weighted_ks(train[0][mask_tr], train[2][mask_tr], test[0][mask_te], test[2][mask_te])
         ks[f"ks_pvalue_{name}"] = pvalue
-        mplhep.histplot(hists[0], density=True, histtype="fill", alpha=0.35, color=color, label=f"{name} (train)", ax=ax)
+        mplhep.histplot(
+            hists[0], density=True, histtype="fill", alpha=0.35, color=color, label=f"{name} (train)", ax=ax
+        )
         mplhep.histplot(
             hists[1], density=True, histtype="errorbar", color=color, label=f"{name} (test), KS p = {pvalue:.3f}", ax=ax
         )

@@ -77,12 +77,19 @@ def run_search(
 
 
 def _fail_interrupted(study: optuna.Study) -> None:
+    """Mark trials a killed driver left RUNNING as failed, so they are run again.
+
+    This assumes one driver per study at a time, which is what ``hepopt optimize`` runs; drivers
+    sharing a study need Optuna's heartbeat (``fail_stale_trials``) instead.
+    """
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", "interrupted (process stopped)")
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
 
 
-def _objective_function(config: HepoptConfig, space: SearchSpace, runner: TrialRunner) -> Callable[[optuna.Trial], float]:
+def _objective_function(
+    config: HepoptConfig, space: SearchSpace, runner: TrialRunner
+) -> Callable[[optuna.Trial], float]:
     output_dir = config.output_dir
 
     def objective(trial: optuna.Trial) -> float:

@@ -18,7 +18,7 @@ import uproot
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_sample_generator():  # noqa: ANN201 - a module object
+def load_sample_generator():
     path = ROOT / "analyses" / "zprime_ttbar" / "make_samples.py"
     spec = importlib.util.spec_from_file_location("zprime_make_samples", path)
     module = importlib.util.module_from_spec(spec)

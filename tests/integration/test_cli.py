@@ -11,8 +11,8 @@ import numpy as np
 import optuna
 import pytest
 import torch
-
 from conftest import analysis_config, write_config
+
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
 from hepopt.training import Classifier
@@ -65,7 +65,8 @@ def test_outputs_are_written(run_dir: Path) -> None:
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 3
     lines = (out / "trials.csv").read_text().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("number,state,value,duration_s")
+    assert len(lines) == 4
+    assert lines[0].startswith("number,state,value,duration_s")
     best_params = json.loads((out / "best_params.json").read_text())
     assert {k: best_params[k] for k in study.best_params} == study.best_params
     summary = json.loads((out / "summary.json").read_text())
@@ -139,4 +140,5 @@ def test_help_is_quick() -> None:
     code = "import sys, hepopt.cli; sys.exit(0 if not {'torch', 'coffea', 'pyhf', 'optuna', 'ray'} & set(sys.modules) else 1)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
     result = hepopt("--help")
-    assert result.returncode == 0 and "optimize" in result.stdout
+    assert result.returncode == 0
+    assert "optimize" in result.stdout

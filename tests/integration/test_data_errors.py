@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import flat_config
+from make_files import write_flat, write_truncated
+
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.errors import ConfigError, DataError
-from make_files import write_flat, write_truncated
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,9 @@ def test_missing_tree_lists_the_trees(tmp_path: Path, files: tuple[Path, Path]) 
 
 def test_missing_branch_names_file_and_tree(tmp_path: Path, files: tuple[Path, Path]) -> None:
     raw = flat_config(files[0], files[1], features=["MET_pt", {"lead": "nth(Jet_ptt, 0, fill=-1)"}])
-    with pytest.raises(DataError, match=r"branch 'Jet_ptt' not found in .*sig.root:Events .*similar: \['Jet_eta', 'Jet_pt'\]"):
+    with pytest.raises(
+        DataError, match=r"branch 'Jet_ptt' not found in .*sig.root:Events .*similar: \['Jet_eta', 'Jet_pt'\]"
+    ):
         run(tmp_path, raw)
 
 
@@ -70,7 +72,9 @@ def test_non_finite_feature(tmp_path: Path, files: tuple[Path, Path]) -> None:
 
 def test_selection_leaving_no_events(tmp_path: Path, files: tuple[Path, Path]) -> None:
     raw = flat_config(files[0], files[1], selection="MET_pt < 0")
-    with pytest.raises(DataError, match=r"selection leaves no events in dataset 'sig' \(variation 'nominal', 200 events read"):
+    with pytest.raises(
+        DataError, match=r"selection leaves no events in dataset 'sig' \(variation 'nominal', 200 events read"
+    ):
         run(tmp_path, raw)
 
 

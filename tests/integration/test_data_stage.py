@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pytest
 import uproot
-
 from conftest import analysis_config, flat_config
+from make_files import write_flat
+
 from hepopt.config import config_from_dict
 from hepopt.data import EventTable
 from hepopt.data.stage import prepare_data
-from make_files import write_flat
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +113,9 @@ def test_table_save_load_roundtrip(tmp_path: Path) -> None:
 
 def test_futures_executor_gives_the_same_table(tmp_path: Path) -> None:
     sig, bkg = write_flat(tmp_path / "sig.root", 300, 1), write_flat(tmp_path / "bkg.root", 500, 2)
-    iterative = prepare_data(config_from_dict(flat_config(sig, bkg), tmp_path / "a.yaml"), progress=False, use_cache=False)
+    iterative = prepare_data(
+        config_from_dict(flat_config(sig, bkg), tmp_path / "a.yaml"), progress=False, use_cache=False
+    )
     raw = flat_config(sig, bkg, data={"event_id": "event", "executor": "futures", "workers": 2, "chunksize": 100})
     futures = prepare_data(config_from_dict(raw, tmp_path / "b.yaml"), progress=False, use_cache=False)
     order_a = np.lexsort((iterative.event_id, iterative.dataset))

@@ -8,8 +8,8 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
-
 from conftest import SHARED_REAL_ROOT
+
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 
@@ -78,7 +78,7 @@ def test_hzz_tutorial_file_with_jagged_muons(tmp_path: Path) -> None:
     events = uproot.open(HZZ)["events"].arrays(["NMuon", "Muon_Px", "Muon_Py", "MET_px", "MET_py", "EventWeight"])
     passed = ak.to_numpy(events["NMuon"]) >= 2
     px, py = ak.to_list(events["Muon_Px"]), ak.to_list(events["Muon_Py"])
-    lead = np.array([np.hypot(x[0], y[0]) for x, y, ok in zip(px, py, passed) if ok], np.float32)
+    lead = np.array([np.hypot(x[0], y[0]) for x, y, ok in zip(px, py, passed, strict=True) if ok], np.float32)
     rows = table.dataset == 0
     assert rows.sum() == passed.sum()
     np.testing.assert_allclose(table.features[rows, 0], lead, rtol=1e-6)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import analysis_config
 from optuna.trial import TrialState
 
-from conftest import analysis_config
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.objectives import make_objective

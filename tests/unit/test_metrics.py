@@ -23,7 +23,9 @@ def test_weighted_auc_matches_pairwise_count(seed: int) -> None:
     scores = np.round(rng.random(300), 2)  # rounding makes ties
     labels = (rng.random(300) < 0.4).astype(np.int8)
     weights = rng.uniform(0.1, 3.0, 300)
-    assert weighted_roc_auc(scores, labels, weights) == pytest.approx(brute_force_auc(scores, labels, weights), rel=1e-12)
+    assert weighted_roc_auc(scores, labels, weights) == pytest.approx(
+        brute_force_auc(scores, labels, weights), rel=1e-12
+    )
 
 
 def test_weighted_bce_by_hand() -> None:

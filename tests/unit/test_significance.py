@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -85,8 +87,12 @@ def test_asimov_objective_on_events_equals_hand_histogram() -> None:
     scores = np.clip(rng.normal(0.35 + 0.3 * labels, 0.15), 0, 1)
     weights = np.where(labels == 1, 0.02, 1.5) * rng.uniform(0.5, 1.5, n)
     edges = np.linspace(0, 1, 6)
-    s = [weights[(labels == 1) & (scores >= lo) & ((scores < hi) | (hi == 1.0))].sum() for lo, hi in zip(edges, edges[1:])]
-    b = [weights[(labels == 0) & (scores >= lo) & ((scores < hi) | (hi == 1.0))].sum() for lo, hi in zip(edges, edges[1:])]
+
+    def in_bin(lo: float, hi: float) -> np.ndarray:
+        return (scores >= lo) & ((scores < hi) | (hi == 1.0))
+
+    s = [weights[(labels == 1) & in_bin(lo, hi)].sum() for lo, hi in itertools.pairwise(edges)]
+    b = [weights[(labels == 0) & in_bin(lo, hi)].sum() for lo, hi in itertools.pairwise(edges)]
     keep = [i for i in range(5) if b[i] > 0]  # every bin is populated in this sample
     assert len(keep) == 5
     objective = make_objective("asimov_significance", {"bins": 5})

@@ -22,7 +22,9 @@ def toy(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def sets(seed: int = 0) -> tuple[Batchable, Batchable]:
     x, y, w = toy(seed=seed)
     tw = training_weights(y, w, 1.0, "abs")
-    return Batchable.from_numpy(x[:2000], y[:2000], tw[:2000], "cpu"), Batchable.from_numpy(x[2000:], y[2000:], tw[2000:], "cpu")
+    return Batchable.from_numpy(x[:2000], y[:2000], tw[:2000], "cpu"), Batchable.from_numpy(
+        x[2000:], y[2000:], tw[2000:], "cpu"
+    )
 
 
 def test_training_weights_balance_the_classes() -> None:
