@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hepopt.config.schema import HepoptConfig
 from hepopt.errors import TrainingError
+
+if TYPE_CHECKING:
+    from hepopt.data.table import EventTable
+    from hepopt.search.space import SearchSpace
+    from hepopt.search.study import SearchOutcome, TrialCallback
+    from hepopt.search.trial import TrialRunner
+    from hepopt.training.classifier import Classifier
 
 StageCallback = Callable[[str], None]
 
@@ -46,7 +53,7 @@ def optimize(
     *,
     progress: bool = True,
     n_trials: int | None = None,
-    trial_callbacks: list[Any] | None = None,
+    trial_callbacks: list[TrialCallback] | None = None,
     on_stage: StageCallback | None = None,
 ) -> OptimizeResult:
     """Run the whole optimisation of ``config`` and write its results to ``config.output_dir``.
@@ -100,14 +107,16 @@ def _device(config: HepoptConfig) -> str:
     return config.training.device
 
 
-def _write_results(config: HepoptConfig, space: Any, runner: Any, outcome: Any, table: Any) -> OptimizeResult:
+def _write_results(
+    config: HepoptConfig, space: SearchSpace, runner: TrialRunner, outcome: SearchOutcome, table: EventTable
+) -> OptimizeResult:
     import numpy as np
     from optuna.trial import TrialState
 
     from hepopt.results.artifacts import write_json, write_trials_csv
     from hepopt.results.plots import overtraining_plot
     from hepopt.search.study import completed, model_path, trial_params
-    from hepopt.training.classifier import Classifier
+    from hepopt.training.classifier import Classifier as ClassifierFile
     from hepopt.training.params import TrainParams
     from hepopt.training.trainer import predict_proba
 
@@ -127,7 +136,7 @@ def _write_results(config: HepoptConfig, space: Any, runner: Any, outcome: Any, 
     best_params = trial_params(space, best_trial)
     path = model_path(config, best_trial)
     if path.is_file():
-        best_classifier = Classifier.load(path, device=str(runner.sets.train.x_tensor.device))
+        best_classifier = ClassifierFile.load(path, device=str(runner.sets.train.x_tensor.device))
     else:  # model file removed by hand: retraining with the same seed gives the same model
         best_classifier = runner.run(TrainParams.from_mapping(best_params)).classifier
     best = summarise(best_trial.number, float(best_trial.value), best_params, best_classifier)
@@ -176,7 +185,9 @@ def _write_results(config: HepoptConfig, space: Any, runner: Any, outcome: Any, 
     return result
 
 
-def _baseline(space: Any, runner: Any, summarise: Any) -> TrialSummary | None:
+def _baseline(
+    space: SearchSpace, runner: TrialRunner, summarise: Callable[[int, float, dict[str, Any], Classifier], TrialSummary]
+) -> TrialSummary | None:
     """hepopt's default hyperparameters, trained and scored like a trial (number -1).
 
     Trained outside the study: defaults may lie outside the searched ranges (e.g. l2 = 0 with a
