@@ -88,7 +88,7 @@ def main() -> None:
     hepopt_rate = n_train * args.epochs / min(hepopt_s)
     bare_rate = n_train * args.epochs / min(bare_s)
 
-    runner = TrialRunner(sets, make_objective("asimov_significance"), "abs", seed=0)
+    runner = TrialRunner(sets, (make_objective("asimov_significance"),), "abs", seed=0)
     trial_s = {}
     for epochs in (1, 3):
         one = TrainParams(n_layers=3, units=64, max_epochs=epochs, patience=10**6)

@@ -62,15 +62,30 @@ class Display:
     def summary(self, result: Any) -> None:
         if self.quiet:
             return
-        table = Table(title=f"{result.objective} ({result.direction}): baseline vs. best")
+        title = ", ".join(f"{n} ({d})" for n, d in zip(result.objectives, result.directions, strict=True))
+        table = Table(title=f"{title}: baseline vs. best")
         table.add_column("")
         table.add_column("trial", justify="right")
-        table.add_column("validation", justify="right")
-        table.add_column("test", justify="right")
+        for name in result.objectives:
+            table.add_column(f"{name}\nvalidation", justify="right")
+            table.add_column(f"{name}\ntest", justify="right")
+        for extra in _EXTRA_METRICS:
+            if extra in result.best.test_metrics and extra not in result.objectives:
+                table.add_column(f"{extra}\ntest", justify="right")
         rows = [("baseline (defaults)", result.baseline), ("best", result.best)]
+        rows += [("pareto", trial) for trial in result.pareto if trial.number != result.best.number]
         for label, summary in rows:
-            if summary is not None:
-                table.add_row(label, str(summary.number), f"{summary.validation:.4g}", f"{summary.test:.4g}")
+            if summary is None:
+                continue
+            cells = [label, str(summary.number)]
+            for val, test in zip(summary.validation, summary.test, strict=True):
+                cells += [f"{val:.4g}", f"{test:.4g}"]
+            cells += [
+                f"{summary.test_metrics.get(e, float('nan')):.4g}"
+                for e in _EXTRA_METRICS
+                if e in result.best.test_metrics and e not in result.objectives
+            ]
+            table.add_row(*cells)
         self.out.print(table)
         params = Table(title="best hyperparameters")
         params.add_column("parameter")
@@ -84,6 +99,10 @@ class Display:
             f"{result.n_complete} trials complete, {result.n_failed} failed, {result.trials_run} run now; "
             f"results in {result.output_dir}"
         )
+
+
+# Shown beside the objectives when the run measured them (systematics present).
+_EXTRA_METRICS = ("asimov_significance", "robust_significance", "jsd_mean", "adversary_auc")
 
 
 def _fmt(value: Any) -> str:

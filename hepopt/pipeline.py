@@ -11,6 +11,8 @@ from hepopt.config.schema import HepoptConfig
 from hepopt.errors import TrainingError
 
 if TYPE_CHECKING:
+    import optuna
+
     from hepopt.data.table import EventTable
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import SearchOutcome, TrialCallback
@@ -22,22 +24,24 @@ StageCallback = Callable[[str], None]
 
 @dataclass(frozen=True)
 class TrialSummary:
-    """A trial's hyperparameters and its objective on the validation (searched) and test splits."""
+    """A trial's hyperparameters, its objective values on the validation (searched) and test
+    splits (one per objective), and the test metrics of :func:`hepopt.evaluation.evaluate_classifier`."""
 
     number: int
     params: dict[str, Any]
-    validation: float
-    test: float
+    validation: list[float]
+    test: list[float]
     test_metrics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class OptimizeResult:
     output_dir: Path
-    objective: str
-    direction: str
+    objectives: list[str]
+    directions: list[str]
     best: TrialSummary
     baseline: TrialSummary | None
+    pareto: list[TrialSummary]
     n_complete: int
     n_failed: int
     trials_run: int
@@ -70,6 +74,7 @@ def optimize(
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import run_search
     from hepopt.search.trial import TrialRunner
+    from hepopt.training.adversary import spec_from_config
     from hepopt.training.sets import TrainingSets
 
     if not isinstance(config, HepoptConfig):
@@ -79,7 +84,7 @@ def optimize(
     stage = on_stage or (lambda _name: None)
     # Fail on config mistakes before reading any data.
     space = SearchSpace.from_config(config.model, str(config.source))
-    objective = make_objective(config.objective.name, config.objective.options)
+    objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
 
@@ -87,9 +92,10 @@ def optimize(
     table = prepare_data(config, progress=progress)
     split = config.data.split
     sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed, _device(config))
+    adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
 
     stage("search")
-    runner = TrialRunner(sets, objective, config.training.negative_weights, config.seed)
+    runner = TrialRunner(sets, objectives, config.training.negative_weights, config.seed, adversary)
     outcome = run_search(config, space, runner, n_trials=n_trials, callbacks=trial_callbacks)
 
     stage("results")
@@ -110,14 +116,11 @@ def _device(config: HepoptConfig) -> str:
 def _write_results(
     config: HepoptConfig, space: SearchSpace, runner: TrialRunner, outcome: SearchOutcome, table: EventTable
 ) -> OptimizeResult:
-    import numpy as np
     from optuna.trial import TrialState
 
     from hepopt.results.artifacts import write_json, write_trials_csv
-    from hepopt.results.plots import overtraining_plot
-    from hepopt.search.study import completed, model_path, trial_params
-    from hepopt.training.classifier import Classifier as ClassifierFile
-    from hepopt.training.params import TrainParams
+    from hepopt.results.plots import overtraining_plot, variation_plot
+    from hepopt.search.study import completed
     from hepopt.training.trainer import predict_proba
 
     study = outcome.study
@@ -127,20 +130,14 @@ def _write_results(
         reasons = sorted({t.user_attrs.get("fail_reason", "unknown") for t in study.get_trials(deepcopy=False)})
         msg = f"no trial of study '{config.name}' completed; failures: {reasons}"
         raise TrainingError(msg)
-    best_trial = study.best_trial
+    multi = len(runner.objectives) > 1
+    front = sorted(study.best_trials, key=lambda t: t.number) if multi else [study.best_trial]
+    first = runner.objectives[0]
+    best_trial = max(front, key=lambda t: t.values[0] if first.direction == "maximize" else -t.values[0])
 
-    def summarise(number: int, value: float, params: dict[str, Any], classifier: Classifier) -> TrialSummary:
-        test = runner.score(classifier, runner.sets.test)
-        return TrialSummary(number, params, value, test.value, dict(test.extras))
-
-    best_params = trial_params(space, best_trial)
-    path = model_path(config, best_trial)
-    if path.is_file():
-        best_classifier = ClassifierFile.load(path, device=str(runner.sets.train.x_tensor.device))
-    else:  # model file removed by hand: retraining with the same seed gives the same model
-        best_classifier = runner.run(TrainParams.from_mapping(best_params)).classifier
-    best = summarise(best_trial.number, float(best_trial.value), best_params, best_classifier)
-    baseline = _baseline(space, runner, summarise)
+    best, best_classifier = _summarise_trial(config, space, runner, best_trial)
+    pareto = [best if t.number == best.number else _summarise_trial(config, space, runner, t)[0] for t in front]
+    baseline = _baseline(space, runner)
 
     files = {
         "study": out / "study.db",
@@ -155,39 +152,65 @@ def _write_results(
     best_classifier.save(files["best_model"])
 
     sets = runner.sets
-    train_scores = predict_proba(best_classifier.model, sets.train.x_tensor)
-    test_scores = predict_proba(best_classifier.model, sets.test.x_tensor)
     ks = overtraining_plot(
-        (train_scores, sets.train.labels, sets.train.weights),
-        (test_scores, sets.test.labels, sets.test.weights),
+        (predict_proba(best_classifier.model, sets.train.x_tensor), sets.train.labels, sets.train.weights),
+        (predict_proba(best_classifier.model, sets.test.x_tensor), sets.test.labels, sets.test.weights),
         files["overtraining_plot"],
         title=f"{config.name}: best trial #{best.number}",
     )
-    yields = {}
-    nominal = table.nominal()
-    for i, name in enumerate(table.dataset_names):
-        mask = nominal.dataset == i
-        yields[name] = {"events": int(mask.sum()), "yield": float(np.sum(nominal.weight[mask]))}
+    best.test_metrics.update(ks)
+    if sets.varied["test"]:
+        files["variations_plot"] = out / "plots" / "variations_best.png"
+        variation_plot(best_classifier, sets, "test", files["variations_plot"], title=f"best trial #{best.number}")
+    if multi:
+        files["pareto_csv"] = out / "pareto.csv"
+        _write_pareto(files["pareto_csv"], [o.name for o in runner.objectives], pareto)
     states = [t.state for t in study.get_trials(deepcopy=False)]
     result = OptimizeResult(
         output_dir=out,
-        objective=runner.objective.name,
-        direction=runner.objective.direction,
-        best=TrialSummary(best.number, best.params, best.validation, best.test, {**best.test_metrics, **ks}),
+        objectives=[o.name for o in runner.objectives],
+        directions=runner.directions,
+        best=best,
         baseline=baseline,
+        pareto=pareto if multi else [],
         n_complete=len(done),
         n_failed=states.count(TrialState.FAIL),
         trials_run=outcome.trials_run,
-        yields=yields,
+        yields=_yields(table),
         files=files,
     )
     write_json(files["summary"], result.to_dict())
     return result
 
 
-def _baseline(
-    space: SearchSpace, runner: TrialRunner, summarise: Callable[[int, float, dict[str, Any], Classifier], TrialSummary]
-) -> TrialSummary | None:
+def _summarise_trial(
+    config: HepoptConfig, space: SearchSpace, runner: TrialRunner, trial: optuna.trial.FrozenTrial
+) -> tuple[TrialSummary, Classifier]:
+    """Reload a finished trial's model and score it on the test split."""
+    from hepopt.search.study import model_path, trial_params
+    from hepopt.training.classifier import Classifier as ClassifierFile
+    from hepopt.training.params import TrainParams
+
+    params = trial_params(space, trial)
+    path = model_path(config, trial)
+    if path.is_file():
+        classifier = ClassifierFile.load(path, device=str(runner.sets.train.x_tensor.device))
+    else:  # model file removed by hand: retraining with the same seed gives the same model
+        classifier = runner.run(TrainParams.from_mapping(params)).classifier
+    return _summary(trial.number, list(trial.values), params, classifier, runner), classifier
+
+
+def _summary(
+    number: int, validation: list[float], params: dict[str, Any], classifier: Classifier, runner: TrialRunner
+) -> TrialSummary:
+    from hepopt.evaluation import evaluate_classifier
+
+    test = [r.value for r in runner.score(classifier, "test")]
+    metrics = evaluate_classifier(classifier, runner.sets, "test", adversary=runner.adversary, seed=runner.seed)
+    return TrialSummary(number, params, validation, test, metrics)
+
+
+def _baseline(space: SearchSpace, runner: TrialRunner) -> TrialSummary | None:
     """hepopt's default hyperparameters, trained and scored like a trial (number -1).
 
     Trained outside the study: defaults may lie outside the searched ranges (e.g. l2 = 0 with a
@@ -200,4 +223,25 @@ def _baseline(
         outcome = runner.run(TrainParams.from_mapping(params))
     except TrainingError:
         return None
-    return summarise(-1, outcome.result.value, params, outcome.classifier)
+    return _summary(-1, list(outcome.values), params, outcome.classifier, runner)
+
+
+def _yields(table: EventTable) -> dict[str, dict[str, float]]:
+    import numpy as np
+
+    nominal = table.nominal()
+    yields = {}
+    for i, name in enumerate(table.dataset_names):
+        mask = nominal.dataset == i
+        yields[name] = {"events": int(mask.sum()), "yield": float(np.sum(nominal.weight[mask]))}
+    return yields
+
+
+def _write_pareto(path: Path, names: list[str], front: list[TrialSummary]) -> None:
+    import csv
+
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["number", *(f"{n} (validation)" for n in names), *(f"{n} (test)" for n in names)])
+        for trial in front:
+            writer.writerow([trial.number, *trial.validation, *trial.test])

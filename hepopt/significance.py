@@ -26,31 +26,36 @@ def binned_yields(
     return s, b
 
 
+def merge_map(b: np.ndarray, min_background: float = DEFAULT_MIN_BACKGROUND) -> np.ndarray:
+    """For each bin, the index of the merged bin it joins so that each has ``b >= min_background``.
+
+    Bins are merged from the most signal-like one down; leftover low-score bins join the lowest
+    merged bin. A bin with signal but (almost) no background would give an infinite
+    significance; real analyses merge such bins, and so does hepopt.
+    """
+    group = np.empty(len(b), dtype=np.int64)
+    n_groups, acc = 0, 0.0
+    for i in range(len(b) - 1, -1, -1):  # a loop over bins (tens), not events
+        group[i] = n_groups
+        acc += b[i]
+        if acc >= min_background:
+            n_groups, acc = n_groups + 1, 0.0
+    if n_groups == 0:
+        return np.zeros(len(b), dtype=np.int64)
+    group = np.minimum(group, n_groups - 1)  # the leftover joins the lowest closed group
+    return (n_groups - 1) - group  # number merged bins in increasing score order
+
+
+def apply_merge(histogram: np.ndarray, mapping: np.ndarray) -> np.ndarray:
+    return np.bincount(mapping, weights=histogram, minlength=int(mapping.max()) + 1)
+
+
 def merge_low_background(
     s: np.ndarray, b: np.ndarray, min_background: float = DEFAULT_MIN_BACKGROUND
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Merge bins, from the most signal-like one down, until each has ``b >= min_background``.
-
-    A bin with signal but (almost) no background would give an infinite significance; real
-    analyses merge such bins, and so does hepopt. Leftover low-score bins join their neighbour.
-    """
-    merged_s: list[float] = []
-    merged_b: list[float] = []
-    acc_s = acc_b = 0.0
-    for s_i, b_i in zip(s[::-1], b[::-1], strict=True):
-        acc_s, acc_b = acc_s + s_i, acc_b + b_i
-        if acc_b >= min_background:
-            merged_s.append(acc_s)
-            merged_b.append(acc_b)
-            acc_s = acc_b = 0.0
-    if acc_s or acc_b:
-        if merged_b:
-            merged_s[-1] += acc_s
-            merged_b[-1] += acc_b
-        else:
-            merged_s.append(acc_s)
-            merged_b.append(acc_b)
-    return np.array(merged_s[::-1]), np.array(merged_b[::-1])
+    """Signal and background histograms merged with :func:`merge_map` of the background."""
+    mapping = merge_map(b, min_background)
+    return apply_merge(s, mapping), apply_merge(b, mapping)
 
 
 def asimov_significance_closed_form(s: np.ndarray, b: np.ndarray) -> float:

@@ -110,7 +110,7 @@ def _leptons(process: str, mass: np.ndarray, rng: np.random.Generator) -> tuple[
 
 def _apply_jes(jets: dict[str, ak.Array], shift: float) -> dict[str, ak.Array]:
     """Scale jets by 1 + shift * sigma(pT, eta), drop those below threshold, sort by pT."""
-    sigma = 0.015 + 0.01 * np.abs(jets["eta"]) / 2.5 + 0.3 / np.sqrt(jets["pt"])
+    sigma = 0.03 + 0.02 * np.abs(jets["eta"]) / 2.5 + 0.5 / np.sqrt(jets["pt"])
     factor = 1.0 + shift * sigma
     shifted = dict(jets, pt=jets["pt"] * factor, mass=jets["mass"] * factor)
     keep = shifted["pt"] > JET_THRESHOLD

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hepopt.config.loader import config_from_dict, load_config
 from hepopt.config.schema import (
+    AdversaryConfig,
     DataConfig,
     DatasetConfig,
     HepoptConfig,
@@ -18,6 +19,7 @@ from hepopt.config.schema import (
 )
 
 __all__ = [
+    "AdversaryConfig",
     "DataConfig",
     "DatasetConfig",
     "HepoptConfig",

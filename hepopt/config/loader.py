@@ -95,6 +95,22 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
         for ds_name in list(var.datasets or {}) + list(var.applies_to or []):
             if ds_name not in config.datasets:
                 fail(f"variations.{vname}", f"unknown dataset '{ds_name}'; datasets are {known}")
+    if config.objectives is not None and "objective" in config.model_fields_set:
+        fail("objectives", "give either 'objective' (one) or 'objectives' (a multi-objective study), not both")
+    if config.adversary is not None:
+        adversary = config.adversary
+        chosen = adversary.variations if adversary.variations is not None else list(config.variations)
+        if not chosen:
+            fail("adversary", "adversarial training needs systematic variations; none are configured")
+        for name in chosen:
+            if name not in config.variations:
+                fail("adversary.variations", f"unknown variation '{name}'; variations are {sorted(config.variations)}")
+        if adversary.kind == "mdn":
+            missing = [name for name in chosen if name not in adversary.values]
+            if missing:
+                fail(
+                    "adversary.values", f"the mdn adversary needs a nuisance value for {missing}, e.g. up: 1, down: -1"
+                )
     names: set[str] = set()
     for i, entry in enumerate(config.features):
         if isinstance(entry, dict):

@@ -138,13 +138,29 @@ class TrainingConfig(_Strict):
     threads: int | None = Field(default=None, ge=1)
 
 
+class AdversaryConfig(_Strict):
+    """The adversary of adversarial training: which variations it must not be able to tell apart.
+
+    ``kind: classifier`` predicts which variation an event comes from (nominal or one of
+    ``variations``); ``kind: mdn`` is the mixture-density adversary of Louppe et al. that models
+    the nuisance parameter, here the value per variation given in ``values`` (nominal is 0).
+    """
+
+    variations: list[str] | None = None
+    kind: Literal["classifier", "mdn"] = "classifier"
+    values: dict[str, float] = {}
+    use_label: bool = True
+    components: int = Field(default=5, ge=1)
+
+
 class ObjectiveConfig(_Strict):
     name: str = "asimov_significance"
     options: dict[str, Any] = {}
 
 
 class SearchConfig(_Strict):
-    sampler: Literal["tpe", "random", "cmaes", "qmc"] = "tpe"
+    sampler: Literal["tpe", "random", "cmaes", "qmc", "nsga2"] = "tpe"
+    population_size: int = Field(default=16, ge=2)
     n_trials: int = Field(default=20, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     storage: str | None = None
@@ -164,7 +180,9 @@ class HepoptConfig(_Strict):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     training: TrainingConfig = TrainingConfig()
+    adversary: AdversaryConfig | None = None
     objective: ObjectiveConfig = ObjectiveConfig()
+    objectives: list[ObjectiveConfig] | None = Field(default=None, min_length=2)
     search: SearchConfig = SearchConfig()
 
     _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
@@ -184,6 +202,10 @@ class HepoptConfig(_Strict):
     @property
     def output_dir(self) -> Path:
         return self.base_dir / self.output
+
+    def objective_configs(self) -> list[ObjectiveConfig]:
+        """The objectives to optimise: several for a multi-objective study, else the one."""
+        return list(self.objectives) if self.objectives else [self.objective]
 
     def feature_entries(self) -> list[tuple[str, str]]:
         """The features as ``(kind, text)`` pairs, kind being 'expr:NAME' or 'callable'."""

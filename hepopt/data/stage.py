@@ -14,7 +14,7 @@ import numpy as np
 from hepopt.config.schema import HepoptConfig
 from hepopt.data.features import FeatureSpec
 from hepopt.data.fileset import Sample, check_samples, coffea_fileset, file_identity, samples_from_config
-from hepopt.data.table import NOMINAL, EventTable
+from hepopt.data.table import FORMAT_VERSION, NOMINAL, EventTable
 from hepopt.errors import DataError, HepoptError
 
 CACHE_DIR = "cache"
@@ -47,6 +47,7 @@ def prepare_data(config: HepoptConfig, *, progress: bool = True, use_cache: bool
 def cache_key(config: HepoptConfig, spec: FeatureSpec, samples: list[Sample]) -> str:
     """Changes when anything that changes the table changes, and only then."""
     payload = {
+        "format": FORMAT_VERSION,
         "datasets": {k: v.model_dump() for k, v in config.datasets.items()},
         "variations": {k: v.model_dump() for k, v in config.variations.items()},
         "features": config.features,
@@ -164,4 +165,5 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
         dataset_names=dataset_names,
         variation_names=variation_names,
         weight_factors={k: np.concatenate(v) for k, v in factors.items()},
+        factor_datasets={k: tuple(config.variations[k].applies_to or dataset_names) for k in factors},
     )

@@ -10,7 +10,7 @@ import numpy as np
 from hepopt.errors import DataError
 
 NOMINAL = "nominal"
-_FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class EventTable:
             file-based variation are extra events read from the alternative files.
         event_id: int64 event number (or file index and entry) used for reproducible splits.
         weight_factors: per weight-based variation, the factor that multiplies ``weight``.
+        factor_datasets: per weight-based variation, the datasets it applies to.
     """
 
     features: np.ndarray
@@ -38,6 +39,7 @@ class EventTable:
     dataset_names: tuple[str, ...]
     variation_names: tuple[str, ...] = (NOMINAL,)
     weight_factors: dict[str, np.ndarray] = field(default_factory=dict)
+    factor_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.label)
@@ -55,19 +57,33 @@ class EventTable:
             self.dataset_names,
             self.variation_names,
             {k: v[mask] for k, v in self.weight_factors.items()},
+            self.factor_datasets,
         )
 
     def nominal(self) -> EventTable:
         return self.select(self.variation == 0)
+
+    @property
+    def systematic_names(self) -> tuple[str, ...]:
+        """File-based variations first, then weight-based ones."""
+        return (*self.variation_names[1:], *self.weight_factors)
+
+    def affected_datasets(self, variation: str) -> tuple[int, ...]:
+        """Indices of the datasets that have a varied version under ``variation``."""
+        if variation in self.weight_factors:
+            return tuple(self.dataset_names.index(d) for d in self.factor_datasets[variation])
+        index = self.variation_names.index(variation)
+        return tuple(int(d) for d in np.unique(self.dataset[self.variation == index]))
 
     def save(self, path: Path) -> None:
         """Write an uncompressed ``.npz`` (fast to reload; readable without pickle)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         factors = {f"factor:{k}": v for k, v in self.weight_factors.items()}
+        factors |= {f"factor_datasets:{k}": np.array(v, dtype=str) for k, v in self.factor_datasets.items()}
         np.savez(
             tmp,
-            format_version=np.int64(_FORMAT_VERSION),
+            format_version=np.int64(FORMAT_VERSION),
             features=self.features,
             label=self.label,
             weight=self.weight,
@@ -85,7 +101,7 @@ class EventTable:
     def load(cls, path: Path) -> EventTable:
         try:
             with np.load(path, allow_pickle=False) as npz:
-                if int(npz["format_version"]) != _FORMAT_VERSION:
+                if int(npz["format_version"]) != FORMAT_VERSION:
                     msg = f"{path}: cache written by another hepopt version; delete it to rebuild"
                     raise DataError(msg)
                 return cls(
@@ -99,6 +115,11 @@ class EventTable:
                     dataset_names=tuple(str(x) for x in npz["dataset_names"]),
                     variation_names=tuple(str(x) for x in npz["variation_names"]),
                     weight_factors={k.removeprefix("factor:"): npz[k] for k in npz.files if k.startswith("factor:")},
+                    factor_datasets={
+                        k.removeprefix("factor_datasets:"): tuple(str(x) for x in npz[k])
+                        for k in npz.files
+                        if k.startswith("factor_datasets:")
+                    },
                 )
         except (OSError, ValueError, KeyError) as err:
             msg = f"{path}: unreadable data cache ({err}); delete it to rebuild"

@@ -11,20 +11,39 @@ import numpy as np
 
 
 @dataclass(frozen=True)
-class ObjectiveInputs:
-    """What an objective may look at, for the events of one split (validation or test).
+class VariedInputs:
+    """The classifier on the events of one systematic variation (same split as the nominal).
 
     Attributes:
-        scores: classifier output in [0, 1], signal-like near 1.
-        labels: 1 for signal, 0 for background.
-        weights: expected yield per event at the full luminosity (physics weights, negative
-            generator weights included).
+        affected: indices of the datasets that have a varied version; only their events are here.
     """
 
     scores: np.ndarray
     labels: np.ndarray
     weights: np.ndarray
-    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+    dataset: np.ndarray
+    affected: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ObjectiveInputs:
+    """What an objective may look at, for the events of one split (validation or test).
+
+    Attributes:
+        scores: classifier output in [0, 1] on the nominal events, signal-like near 1.
+        labels: 1 for signal, 0 for background.
+        weights: expected yield per event at the full luminosity (physics weights, negative
+            generator weights included).
+        dataset: index into ``dataset_names`` per nominal event (empty if unknown).
+        variations: per systematic variation, the classifier on its varied events.
+    """
+
+    scores: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    dataset: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    dataset_names: tuple[str, ...] = ()
+    variations: Mapping[str, VariedInputs] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

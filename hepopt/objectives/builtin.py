@@ -8,6 +8,7 @@ import numpy as np
 
 from hepopt.metrics import weighted_bce, weighted_roc_auc
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
+from hepopt.objectives.robust import bin_edges
 from hepopt.significance import (
     DEFAULT_MIN_BACKGROUND,
     asimov_significance_closed_form,
@@ -37,16 +38,7 @@ class AsimovSignificance(Objective):
         min_background: float = DEFAULT_MIN_BACKGROUND,
         method: str = "pyhf",
     ) -> None:
-        if isinstance(bins, int):
-            if bins < 1:
-                msg = f"bins must be >= 1, got {bins}"
-                raise ValueError(msg)
-            self.edges = np.linspace(0.0, 1.0, bins + 1)
-        else:
-            self.edges = np.asarray(bins, dtype=np.float64)
-            if self.edges.ndim != 1 or len(self.edges) < 2 or np.any(np.diff(self.edges) <= 0):
-                msg = f"bins must be a number or increasing bin edges, got {list(bins)}"
-                raise ValueError(msg)
+        self.edges = bin_edges(bins)
         if min_background <= 0:
             msg = f"min_background must be > 0, got {min_background}"
             raise ValueError(msg)

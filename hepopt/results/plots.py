@@ -64,3 +64,50 @@ def overtraining_plot(
         fig.savefig(path.with_suffix(suffix), bbox_inches="tight")
     plt.close(fig)
     return ks
+
+
+def variation_plot(classifier: object, sets: object, split: str, path: Path, title: str = "") -> dict[str, float]:
+    """Classifier output, nominal vs. each systematic variation, for signal and background
+    (affected datasets only), with the Jensen-Shannon divergence of each in the legend.
+
+    Returns the JSD per ``"<variation>/<class>"``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    from hepopt.robustness import CLASSES, histogram, jensen_shannon
+    from hepopt.search.trial import objective_inputs
+
+    inputs = objective_inputs(classifier, sets, split)  # type: ignore[arg-type]
+    edges = np.linspace(0.0, 1.0, N_BINS + 1)
+    plt.style.use(mplhep.style.CMS)
+    fig, axes = plt.subplots(1, 2, figsize=(16, 7))
+    jsd = {}
+    for ax, (cls, cls_name) in zip(axes, CLASSES, strict=True):
+        nominal_drawn = set()
+        for name, varied in inputs.variations.items():
+            nom = (inputs.labels == cls) & np.isin(inputs.dataset, varied.affected)
+            var = (varied.labels == cls) & np.isin(varied.dataset, varied.affected)
+            if not nom.any() or not var.any():
+                continue
+            h_nom = histogram(inputs.scores[nom], inputs.weights[nom], edges)
+            h_var = histogram(varied.scores[var], varied.weights[var], edges)
+            jsd[f"{name}/{cls_name}"] = jensen_shannon(h_nom, h_var)
+            if varied.affected not in nominal_drawn:
+                mplhep.histplot(h_nom, edges, histtype="fill", alpha=0.3, color="grey", label="nominal", ax=ax)
+                nominal_drawn.add(varied.affected)
+            mplhep.histplot(h_var, edges, label=f"{name} (JSD {jsd[f'{name}/{cls_name}']:.2g} bit)", ax=ax)
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("classifier output")
+        ax.set_ylabel("expected events")
+        ax.set_title(f"{cls_name}{': ' + title if title else ''}", fontsize=16)
+        ax.legend(fontsize=13)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".pdf"):
+        fig.savefig(path.with_suffix(suffix), bbox_inches="tight")
+    plt.close(fig)
+    return jsd

@@ -9,10 +9,10 @@ from hepopt.errors import ConfigError
 if TYPE_CHECKING:
     import optuna
 
-SAMPLERS = ("tpe", "random", "cmaes", "qmc")
+SAMPLERS = ("tpe", "random", "cmaes", "qmc", "nsga2")
 
 
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, population_size: int = 16) -> optuna.samplers.BaseSampler:
     """A seeded sampler. ``seed`` should change when a study resumes (see ``run_search``)."""
     import optuna
 
@@ -23,6 +23,9 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "cmaes":
         # CMA-ES handles only numeric parameters; categorical ones fall back to random sampling.
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    if name == "nsga2":
+        # The genetic search physicists use for multi-objective studies (Pareto fronts).
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size)
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=seed, warn_independent_sampling=False)
     msg = f"search.sampler: unknown sampler '{name}'; available: {list(SAMPLERS)}"

@@ -33,15 +33,16 @@ def storage_url(config: HepoptConfig) -> str:
     return f"sqlite:///{(config.output_dir / 'study.db').resolve()}"
 
 
-def open_study(config: HepoptConfig, direction: str, *, sampler_seed: int | None = None) -> optuna.Study:
-    """Create the study, or load it when it exists (the resume path)."""
+def open_study(config: HepoptConfig, directions: list[str], *, sampler_seed: int | None = None) -> optuna.Study:
+    """Create the study, or load it when it exists (the resume path); several directions make
+    a multi-objective study."""
     config.output_dir.mkdir(parents=True, exist_ok=True)
     seed = config.seed if sampler_seed is None else sampler_seed
     return optuna.create_study(
         study_name=config.name,
         storage=storage_url(config),
-        sampler=make_sampler(config.search.sampler, seed),
-        direction=direction,
+        sampler=make_sampler(config.search.sampler, seed, config.search.population_size),
+        directions=directions,
         load_if_exists=True,
     )
 
@@ -60,11 +61,11 @@ def run_search(
     training diverges fails alone (its reason in the ``fail_reason`` user attribute).
     """
     target = config.search.n_trials if n_trials is None else n_trials
-    probe = open_study(config, runner.objective.direction)
+    probe = open_study(config, runner.directions)
     _fail_interrupted(probe)
     done = sum(t.state in FINISHED for t in probe.get_trials(deepcopy=False))
     # Reseed on resume, or the sampler would replay the random start-up points already tried.
-    study = open_study(config, runner.objective.direction, sampler_seed=config.seed + done)
+    study = open_study(config, runner.directions, sampler_seed=config.seed + done)
     remaining = max(target - done, 0)
     if remaining:
         study.optimize(
@@ -92,22 +93,24 @@ def _objective_function(
 ) -> Callable[[optuna.Trial], float]:
     output_dir = config.output_dir
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         params = space.sample(trial)
         try:
             outcome = runner.run(params)
         except TrainingError as err:
             # NaN makes Optuna record the trial as FAIL without logging a traceback.
             trial.set_user_attr("fail_reason", str(err))
-            return float("nan")
+            nans = tuple(float("nan") for _ in runner.objectives)
+            return nans if len(nans) > 1 else nans[0]
         trial.set_user_attr("best_epoch", outcome.training.best_epoch + 1)
         trial.set_user_attr("epochs", len(outcome.training.history))
         trial.set_user_attr("val_loss", outcome.training.best_val_loss)
         trial.set_user_attr("train_seconds", round(outcome.training.seconds, 3))
-        for key, value in outcome.result.extras.items():
-            trial.set_user_attr(key, value)
+        for result in outcome.results:
+            for key, value in result.extras.items():
+                trial.set_user_attr(key, value)
         outcome.classifier.save(trial_model_path(output_dir, trial.number))
-        return outcome.result.value
+        return outcome.values if len(outcome.values) > 1 else outcome.values[0]
 
     return objective
 

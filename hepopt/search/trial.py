@@ -1,16 +1,18 @@
-"""One trial: train a classifier with sampled hyperparameters and score it with the objective."""
+"""One trial: train a classifier with sampled hyperparameters and score it with the objective(s)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from hepopt.errors import TrainingError
-from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
+from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult, VariedInputs
+from hepopt.training.adversary import AdversaryData, AdversarySpec, train_adversarial
 from hepopt.training.classifier import Classifier
 from hepopt.training.params import TrainParams
-from hepopt.training.sets import SplitArrays, TrainingSets
+from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import EpochCallback, TrainResult, predict_proba, train_classifier
 
 
@@ -18,37 +20,79 @@ from hepopt.training.trainer import EpochCallback, TrainResult, predict_proba, t
 class TrialOutcome:
     classifier: Classifier
     training: TrainResult
-    result: ObjectiveResult
+    results: tuple[ObjectiveResult, ...]
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(r.value for r in self.results)
 
 
 @dataclass(frozen=True)
 class TrialRunner:
-    """Holds what every trial shares: the prepared data, the objective, the training settings."""
+    """Holds what every trial shares: the prepared data, the objectives (several make a
+    multi-objective study), the training settings, and the adversary (trials with
+    ``adv_lambda > 0`` train against it)."""
 
     sets: TrainingSets
-    objective: Objective
+    objectives: tuple[Objective, ...]
     negative_weights: str = "abs"
     seed: int = 0
+    adversary: AdversarySpec | None = None
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @cached_property
+    def adversary_data(self) -> tuple[AdversaryData, AdversaryData]:
+        """Training and validation sets of the adversary, built on first use, once per study."""
+        if self.adversary is None:
+            msg = "adversarial training (adv_lambda > 0) needs an 'adversary' section in the config"
+            raise TrainingError(msg)
+        spec = self.adversary
+        train, val = (
+            AdversaryData.from_sets(self.sets, s, spec, self.negative_weights) for s in ("train", "validation")
+        )
+        return train, val
 
     def run(self, params: TrainParams, on_epoch: EpochCallback | None = None) -> TrialOutcome:
         """Train on the training split, early-stop and score on the validation split.
 
         Raises:
-            TrainingError: the loss diverged or the objective is not a finite number.
+            TrainingError: a loss diverged or an objective is not a finite number.
         """
         train = self.sets.train.batchable(params.signal_weight, self.negative_weights)
         val = self.sets.validation.batchable(params.signal_weight, self.negative_weights)
-        trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch)
+        if params.adv_lambda > 0:
+            adv_train, adv_val = self.adversary_data
+            spec: AdversarySpec = self.adversary  # type: ignore[assignment]
+            trained, _ = train_adversarial(params, train, val, adv_train, adv_val, spec, seed=self.seed)
+        else:
+            trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch)
         classifier = Classifier(trained.model, self.sets.scaler, self.sets.feature_names, params)
-        result = self.score(classifier, self.sets.validation)
-        if not math.isfinite(result.value):
-            msg = f"objective '{self.objective.name}' is {result.value} for this classifier"
-            raise TrainingError(msg)
-        return TrialOutcome(classifier, trained, result)
+        results = self.score(classifier, "validation")
+        for objective, result in zip(self.objectives, results, strict=True):
+            if not math.isfinite(result.value):
+                msg = f"objective '{objective.name}' is {result.value} for this classifier"
+                raise TrainingError(msg)
+        return TrialOutcome(classifier, trained, results)
 
-    def score(self, classifier: Classifier, split: SplitArrays) -> ObjectiveResult:
-        scores = predict_proba(classifier.model, split.x_tensor)
-        return self.objective.evaluate(ObjectiveInputs(scores, split.labels, split.weights))
+    def score(self, classifier: Classifier, split: str) -> tuple[ObjectiveResult, ...]:
+        """The objectives on one split ('validation' or 'test'), its variations included."""
+        inputs = objective_inputs(classifier, self.sets, split)
+        return tuple(objective.evaluate(inputs) for objective in self.objectives)
+
+
+def objective_inputs(classifier: Classifier, sets: TrainingSets, split: str) -> ObjectiveInputs:
+    """Classifier output on the nominal and varied events of ``split``, with weights and datasets."""
+    nominal = sets.splits[split]
+    scores = predict_proba(classifier.model, nominal.x_tensor)
+    variations = {}
+    for name, varied in sets.varied[split].items():
+        # Weight-based variations share the nominal tensor: no second prediction.
+        v_scores = scores if varied.x_tensor is nominal.x_tensor else predict_proba(classifier.model, varied.x_tensor)
+        variations[name] = VariedInputs(v_scores, varied.labels, varied.weights, varied.dataset, sets.affected[name])
+    return ObjectiveInputs(scores, nominal.labels, nominal.weights, nominal.dataset, sets.dataset_names, variations)
 
 
 def trial_model_path(output_dir: Path, number: int) -> Path:

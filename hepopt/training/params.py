@@ -2,7 +2,7 @@
 
 The defaults are the baseline every search is compared against: a 3 x 64 ReLU network trained
 with Adam (lr 1e-3), batches of 512, up to 50 epochs with early stopping after 5 without
-improvement of the validation loss.
+improvement of the validation loss, and no adversary (``adv_lambda`` 0).
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ class TrainParams:
     signal_weight: float = 1.0
     max_epochs: int = 50
     patience: int = 5
+    # Adversarial training (Louppe, Kagan, Cranmer 2017); adv_lambda = 0 trains without adversary.
+    adv_lambda: float = 0.0
+    adv_steps: int = 5
+    adv_layers: int = 2
+    adv_units: int = 32
+    adv_learning_rate: float = 1e-3
+    adv_pretrain_epochs: int = 3
+    adv_epochs: int = 10
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -57,6 +65,13 @@ class TrainParams:
             "signal_weight": self.signal_weight > 0.0,
             "max_epochs": self.max_epochs >= 1,
             "patience": self.patience >= 1,
+            "adv_lambda": self.adv_lambda >= 0.0,
+            "adv_steps": self.adv_steps >= 1,
+            "adv_layers": self.adv_layers >= 1,
+            "adv_units": self.adv_units >= 1,
+            "adv_learning_rate": self.adv_learning_rate > 0.0,
+            "adv_pretrain_epochs": self.adv_pretrain_epochs >= 0,
+            "adv_epochs": self.adv_epochs >= 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

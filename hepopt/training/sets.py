@@ -1,8 +1,13 @@
-"""The event table cut into train / validation / test, standardised once, ready for many trials."""
+"""The event table cut into train / validation / test, standardised once, ready for many trials.
+
+Besides the nominal events, each split keeps its events under every systematic variation: the
+varied rows read from alternative files, and, for weight-based variations, the nominal rows with
+their weights multiplied by the variation's factor (sharing the nominal tensors, not copying them).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -23,56 +28,82 @@ from hepopt.training.trainer import Batchable, training_weights
 
 @dataclass(frozen=True)
 class SplitArrays:
-    """One split: standardised features (numpy and tensor), labels, physics weights at full lumi."""
+    """Events of one split: standardised features (numpy and tensor), labels, dataset index, and
+    physics weights scaled to the full luminosity."""
 
     x: np.ndarray
     x_tensor: torch.Tensor
     labels: np.ndarray
     weights: np.ndarray
     y_tensor: torch.Tensor
+    dataset: np.ndarray
 
     def batchable(self, signal_weight: float, negative: str) -> Batchable:
         """The training view: class-balanced training weights for this trial's signal weight."""
         w = training_weights(self.labels, self.weights, signal_weight, negative)
         return Batchable(self.x_tensor, self.y_tensor, torch.as_tensor(w, device=self.x_tensor.device))
 
+    def __len__(self) -> int:
+        return len(self.labels)
+
 
 @dataclass(frozen=True)
 class TrainingSets:
-    """Built once per study: every trial reuses the same tensors (no per-trial copies)."""
+    """Built once per study: every trial reuses the same tensors (no per-trial copies).
+
+    Attributes:
+        splits: nominal events per split name ('train', 'validation', 'test').
+        varied: per split name, per systematic variation, the varied events of the datasets the
+            variation affects (see ``affected``).
+        affected: per variation, the indices of the datasets that have a varied version.
+    """
 
     feature_names: tuple[str, ...]
+    dataset_names: tuple[str, ...]
     scaler: Standardizer
     splits: dict[str, SplitArrays]
+    varied: dict[str, dict[str, SplitArrays]]
+    affected: dict[str, tuple[int, ...]]
 
     @classmethod
     def from_table(
         cls, table: EventTable, fractions: tuple[float, float, float], seed: int, device: str = "cpu"
     ) -> TrainingSets:
-        """Split the nominal events; weights of each split are scaled back to the full luminosity."""
-        nominal = table.nominal()
-        split = assign_splits(nominal, fractions, seed)
+        """Split every event; weights of each split are scaled back to the full luminosity."""
+        split = assign_splits(table, fractions, seed)
+        nominal_rows = table.variation == 0
         for which, name in enumerate(SPLIT_NAMES):
-            labels = nominal.label[split == which]
+            labels = table.label[nominal_rows & (split == which)]
             for cls_value, cls_name in ((1, "signal"), (0, "background")):
                 if not np.any(labels == cls_value):
-                    msg = f"the {name} split has no {cls_name} events ({len(nominal)} nominal events in all)"
+                    msg = f"the {name} split has no {cls_name} events ({nominal_rows.sum()} nominal events in all)"
                     raise DataError(msg)
-        scaler = Standardizer.fit(nominal.features[split == TRAIN])
-        arrays = {}
-        for which, name in enumerate(SPLIT_NAMES):
-            mask = split == which
-            x = scaler.transform(nominal.features[mask])
-            weights = nominal.weight[mask] * full_luminosity_scale(nominal, split, which)[mask]
-            labels = nominal.label[mask]
-            arrays[name] = SplitArrays(
+        scaler = Standardizer.fit(table.features[nominal_rows & (split == TRAIN)])
+
+        def arrays(mask: np.ndarray, which: int) -> SplitArrays:
+            x = scaler.transform(table.features[mask])
+            labels = table.label[mask]
+            return SplitArrays(
                 x=x,
                 x_tensor=torch.as_tensor(x, device=device),
                 labels=labels,
-                weights=weights,
+                weights=table.weight[mask] * full_luminosity_scale(table, split, which)[mask],
                 y_tensor=torch.as_tensor(labels.astype(np.float32), device=device),
+                dataset=table.dataset[mask],
             )
-        return cls(table.feature_names, scaler, arrays)
+
+        splits, varied = {}, {}
+        for which, name in enumerate(SPLIT_NAMES):
+            nominal = arrays(nominal_rows & (split == which), which)
+            splits[name] = nominal
+            varied[name] = {}
+            for index, variation in enumerate(table.variation_names[1:], start=1):
+                varied[name][variation] = arrays((table.variation == index) & (split == which), which)
+            for variation, factor in table.weight_factors.items():
+                scaled = nominal.weights * factor[nominal_rows & (split == which)]
+                varied[name][variation] = replace(nominal, weights=scaled)
+        affected = {v: table.affected_datasets(v) for v in table.systematic_names}
+        return cls(table.feature_names, table.dataset_names, scaler, splits, varied, affected)
 
     @property
     def train(self) -> SplitArrays:

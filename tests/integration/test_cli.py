@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,15 @@ pytestmark = pytest.mark.integration
 
 
 def hepopt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # a wide "terminal", so table cells do not wrap
     return subprocess.run(
-        [sys.executable, "-m", "hepopt.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600, check=False
+        [sys.executable, "-m", "hepopt.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        check=False,
+        env=env,
     )
 
 
@@ -71,7 +79,7 @@ def test_outputs_are_written(run_dir: Path) -> None:
     assert {k: best_params[k] for k in study.best_params} == study.best_params
     summary = json.loads((out / "summary.json").read_text())
     assert summary["best"]["number"] == study.best_trial.number
-    assert summary["best"]["validation"] == pytest.approx(study.best_value)
+    assert summary["best"]["validation"] == [pytest.approx(study.best_value)]
     assert summary["baseline"]["params"]["n_layers"] == 3  # hepopt's default network
     payload = torch.load(out / "best_model.pt", weights_only=True)
     assert payload["feature_names"][0] == "lead_jet_pt"
@@ -85,7 +93,7 @@ def test_best_significance_matches_an_independent_histogram(run_dir: Path) -> No
     table = prepare_data(config, progress=False)  # from the cache
     split = config.data.split
     sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
-    for name, expected in (("validation", summary["best"]["validation"]), ("test", summary["best"]["test"])):
+    for name, expected in (("validation", summary["best"]["validation"][0]), ("test", summary["best"]["test"][0])):
         part = sets.splits[name]
         scores = classifier.predict(sets.scaler.mean + part.x * sets.scaler.scale)  # back to raw features
         index = np.minimum((scores * 10).astype(int), 9)  # 10 equal bins in [0, 1]

@@ -29,12 +29,12 @@ def setup(samples_dir: Path, folder: Path, max_learning_rate: float = 1e-2, **ov
     split = config.data.split
     sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
     objective = make_objective(config.objective.name, config.objective.options)
-    return config, SearchSpace.from_config(config.model), TrialRunner(sets, objective, "abs", config.seed)
+    return config, SearchSpace.from_config(config.model), TrialRunner(sets, (objective,), "abs", config.seed)
 
 
 def test_a_diverging_trial_fails_alone(samples_dir: Path, tmp_path: Path) -> None:
     config, space, runner = setup(samples_dir, tmp_path, max_learning_rate=1e38, name="diverge")
-    study = open_study(config, "maximize")
+    study = open_study(config, ["maximize"])
     study.enqueue_trial({"learning_rate": 1e36})  # float32 overflows: NaN
     study.enqueue_trial({"learning_rate": 1e-3})
     outcome = run_search(config, space, runner, n_trials=3)
@@ -45,7 +45,7 @@ def test_a_diverging_trial_fails_alone(samples_dir: Path, tmp_path: Path) -> Non
     assert not trial_model_path(config.output_dir, 0).exists()
     # The saved model of a completed trial reproduces its recorded value.
     classifier = Classifier.load(trial_model_path(config.output_dir, 1))
-    assert runner.score(classifier, runner.sets.validation).value == pytest.approx(trials[1].value, rel=1e-9)
+    assert runner.score(classifier, "validation")[0].value == pytest.approx(trials[1].value, rel=1e-9)
 
 
 def test_interrupted_trial_is_marked_failed_and_replaced(samples_dir: Path, tmp_path: Path) -> None:

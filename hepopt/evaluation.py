@@ -1,0 +1,47 @@
+"""Everything physicists ask of one trained classifier, on one split: significances (stat-only and
+with the systematics profiled), how much its output moves under each variation, and how well a
+fresh adversary still sees the variations."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hepopt.objectives.builtin import AsimovSignificance, RocAuc
+from hepopt.objectives.robust import RobustSignificance, shift_metrics
+
+if TYPE_CHECKING:
+    from hepopt.training.adversary import AdversarySpec
+    from hepopt.training.classifier import Classifier
+    from hepopt.training.sets import TrainingSets
+
+
+def evaluate_classifier(
+    classifier: Classifier,
+    sets: TrainingSets,
+    split: str = "test",
+    *,
+    adversary: AdversarySpec | None = None,
+    bins: int = 10,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Metrics of ``classifier`` on ``split``; the systematic ones only when there are variations.
+
+    Keys: ``asimov_significance``, ``roc_auc``; with variations also ``robust_significance``,
+    ``jsd/<variation>/<class>``, ``ks/<variation>/<class>``, ``jsd_mean``, ``ks_mean``; with an
+    adversary spec also ``adversary_auc`` (a probe adversary, see ``probe_adversary_auc``).
+    """
+    from hepopt.search.trial import objective_inputs
+
+    inputs = objective_inputs(classifier, sets, split)
+    metrics = {
+        "asimov_significance": AsimovSignificance(bins).evaluate(inputs).value,
+        "roc_auc": RocAuc().evaluate(inputs).value,
+    }
+    if inputs.variations:
+        metrics["robust_significance"] = RobustSignificance(bins).evaluate(inputs).value
+        metrics.update(shift_metrics(inputs, RobustSignificance(20).edges))
+    if adversary is not None:
+        from hepopt.training.adversary import probe_adversary_auc
+
+        metrics["adversary_auc"] = probe_adversary_auc(classifier.model, sets, adversary, classifier.params, seed=seed)
+    return metrics

@@ -1,0 +1,262 @@
+"""Adversarial training against systematic variations ("Learning to Pivot", Louppe, Kagan,
+Cranmer 2017).
+
+An adversary sees the classifier output (and the event's class) and learns to tell nominal events
+from events of the systematic variations; the classifier minimises L_clf - lambda * L_adv, so its
+output stops carrying information about the variation. As in the paper: the classifier is
+pre-trained alone, the adversary is pre-trained on the frozen classifier, then ``adv_steps``
+adversary updates alternate with each classifier update.
+
+The adversary sees only the datasets that have a varied version under *every* chosen variation,
+nominal and varied events alike: otherwise it could learn "this looks like a dataset that has no
+JES variation" instead of "this output moved with the JES".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from hepopt.errors import TrainingError
+from hepopt.training.params import TrainParams
+from hepopt.training.sets import TrainingSets
+from hepopt.training.trainer import (
+    Batchable,
+    TrainResult,
+    evaluate_loss,
+    predict_logits,
+    train_classifier,
+    training_weights,
+    weighted_bce,
+)
+
+
+@dataclass(frozen=True)
+class AdversarySpec:
+    """What the adversary predicts: ``classifier`` (which variation) or ``mdn`` (nuisance value)."""
+
+    variations: tuple[str, ...]
+    kind: str = "classifier"
+    values: tuple[float, ...] = ()  # per variation, for mdn; nominal is 0
+    use_label: bool = True
+    components: int = 5
+
+    @property
+    def n_outputs(self) -> int:
+        return 3 * self.components if self.kind == "mdn" else 1 + len(self.variations)
+
+
+@dataclass(frozen=True)
+class AdversaryData:
+    """Standardised features, class labels, adversary targets and weights, as tensors."""
+
+    x: torch.Tensor
+    label: torch.Tensor
+    target: torch.Tensor  # variation index (long) or nuisance value (float)
+    w: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    @classmethod
+    def from_sets(cls, sets: TrainingSets, split: str, spec: AdversarySpec, negative: str) -> AdversaryData:
+        """Nominal and varied events of the datasets every chosen variation affects; each target
+        class gets the same total weight, signal and background balanced inside it."""
+        common = set.intersection(*(set(sets.affected[v]) for v in spec.variations))
+        if not common:
+            msg = f"no dataset has a varied version under all of {list(spec.variations)}; choose adversary.variations"
+            raise TrainingError(msg)
+        parts = [(sets.splits[split], 0)] + [(sets.varied[split][v], i + 1) for i, v in enumerate(spec.variations)]
+        xs, labels, targets, weights = [], [], [], []
+        for arrays, index in parts:
+            keep = np.isin(arrays.dataset, sorted(common))
+            w = training_weights(arrays.labels[keep], arrays.weights[keep], 1.0, negative).astype(np.float64)
+            xs.append(arrays.x_tensor[torch.as_tensor(keep, device=arrays.x_tensor.device)])
+            labels.append(arrays.labels[keep])
+            value = index if spec.kind == "classifier" else (0.0 if index == 0 else spec.values[index - 1])
+            targets.append(np.full(int(keep.sum()), value))
+            weights.append(w / w.sum())
+        device = xs[0].device
+        target_dtype = torch.long if spec.kind == "classifier" else torch.float32
+        return cls(
+            x=torch.cat(xs),
+            label=torch.as_tensor(np.concatenate(labels).astype(np.float32), device=device),
+            target=torch.as_tensor(np.concatenate(targets), dtype=target_dtype, device=device),
+            w=torch.as_tensor(
+                np.concatenate(weights) * len(np.concatenate(labels)) / len(parts), dtype=torch.float32, device=device
+            ),
+        )
+
+
+class Adversary(nn.Module):
+    """An MLP on (classifier output[, class label]) giving class logits or mixture parameters."""
+
+    def __init__(self, spec: AdversarySpec, params: TrainParams) -> None:
+        super().__init__()
+        self.spec = spec
+        layers: list[nn.Module] = []
+        width = 2 if spec.use_label else 1
+        for _ in range(params.adv_layers):
+            layers += [nn.Linear(width, params.adv_units), nn.ReLU()]
+            width = params.adv_units
+        layers.append(nn.Linear(width, spec.n_outputs))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, score: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        inputs = torch.stack([score, label], dim=1) if self.spec.use_label else score.unsqueeze(1)
+        return self.net(inputs)
+
+    def loss(self, outputs: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Weighted negative log-likelihood of the target (cross-entropy, or the mixture density)."""
+        if self.spec.kind == "classifier":
+            nll = nn.functional.cross_entropy(outputs, target, reduction="none")
+        else:
+            logit_pi, mu, log_sigma = outputs.chunk(3, dim=1)
+            log_sigma = log_sigma.clamp(-5.0, 3.0)  # a collapsed component would make the NLL unbounded
+            z = target.unsqueeze(1)
+            log_n = -0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)
+            nll = -torch.logsumexp(torch.log_softmax(logit_pi, dim=1) + log_n, dim=1)
+        return (nll * w).sum() / w.sum()
+
+
+def train_adversarial(
+    params: TrainParams,
+    train: Batchable,
+    val: Batchable,
+    adv_train: AdversaryData,
+    adv_val: AdversaryData,
+    spec: AdversarySpec,
+    *,
+    seed: int = 0,
+) -> tuple[TrainResult, Adversary]:
+    """Pre-train the classifier, pre-train the adversary, then alternate (K adversary steps per
+    classifier step) for ``adv_epochs`` epochs with loss L_clf - adv_lambda * L_adv.
+
+    Returns the classifier (in eval mode, its history extended by the adversarial epochs, with
+    ``adv_loss`` and ``combined_loss``) and the trained adversary.
+
+    Raises:
+        TrainingError: a loss became NaN or infinite.
+    """
+    result = train_classifier(params, train, val, seed=seed)
+    model = result.model
+    device = train.x.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed + 1)
+        adversary = Adversary(spec, params).to(device)
+        adv_opt = torch.optim.Adam(adversary.parameters(), lr=params.adv_learning_rate)
+        clf_opt = torch.optim.Adam(model.parameters(), lr=params.learning_rate, betas=(params.beta1, params.beta2))
+        shuffle = torch.Generator(device=device).manual_seed(seed + 2)
+        bs = params.batch_size
+
+        def adv_batches() -> torch.Tensor:
+            return torch.randperm(len(adv_train), generator=shuffle, device=device)
+
+        # Adversary pre-training on the frozen classifier: its output is computed once.
+        frozen = torch.sigmoid(predict_logits(model, adv_train.x))
+        for _ in range(params.adv_pretrain_epochs):
+            order = adv_batches()
+            for lo in range(0, len(adv_train), bs):
+                idx = order[lo : lo + bs]
+                _adversary_step(adversary, adv_opt, frozen[idx], adv_train, idx)
+
+        order, cursor = adv_batches(), 0
+        for epoch in range(params.adv_epochs):
+            model.train()
+            clf_order = torch.randperm(len(train), generator=shuffle, device=device)
+            for lo in range(0, len(train), bs):
+                for _ in range(params.adv_steps):
+                    if cursor + bs > len(order):
+                        order, cursor = adv_batches(), 0
+                    idx = order[cursor : cursor + bs]
+                    cursor += bs
+                    with torch.no_grad():
+                        score = torch.sigmoid(model(adv_train.x[idx]).squeeze(1))
+                    _adversary_step(adversary, adv_opt, score, adv_train, idx)
+                batch = clf_order[lo : lo + bs]
+                idx = order[cursor : cursor + bs] if cursor + bs <= len(order) else order[:bs]
+                clf_loss = weighted_bce(model(train.x[batch]).squeeze(1), train.y[batch], train.w[batch])
+                score = torch.sigmoid(model(adv_train.x[idx]).squeeze(1))
+                adv_loss = adversary.loss(
+                    adversary(score, adv_train.label[idx]), adv_train.target[idx], adv_train.w[idx]
+                )
+                clf_opt.zero_grad(set_to_none=True)
+                (clf_loss - params.adv_lambda * adv_loss).backward()
+                clf_opt.step()
+            val_clf = evaluate_loss(model, val)
+            val_adv = adversary_loss(model, adversary, adv_val)
+            if not (math.isfinite(val_clf) and math.isfinite(val_adv)):
+                msg = f"adversarial training diverged at epoch {epoch + 1} (classifier {val_clf}, adversary {val_adv})"
+                raise TrainingError(msg)
+            result.history.append(
+                {
+                    "epoch": len(result.history) + 1,
+                    "val_loss": val_clf,
+                    "adv_loss": val_adv,
+                    "combined_loss": val_clf - params.adv_lambda * val_adv,
+                }
+            )
+    model.eval()
+    return result, adversary
+
+
+def _adversary_step(
+    adversary: Adversary, optimizer: torch.optim.Optimizer, score: torch.Tensor, data: AdversaryData, idx: torch.Tensor
+) -> None:
+    loss = adversary.loss(adversary(score, data.label[idx]), data.target[idx], data.w[idx])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def adversary_loss(model: nn.Module, adversary: Adversary, data: AdversaryData) -> float:
+    """The adversary's weighted loss on ``data`` (eval mode, no gradients)."""
+    score = torch.sigmoid(predict_logits(model, data.x))
+    adversary.eval()
+    with torch.inference_mode():
+        loss = float(adversary.loss(adversary(score, data.label), data.target, data.w))
+    adversary.train()
+    return loss
+
+
+def spec_from_config(adversary: object, variation_names: tuple[str, ...]) -> AdversarySpec:
+    """An :class:`AdversarySpec` from the config's ``adversary`` section."""
+    chosen = tuple(adversary.variations) if adversary.variations is not None else variation_names  # type: ignore[attr-defined]
+    values = tuple(float(adversary.values[v]) for v in chosen) if adversary.kind == "mdn" else ()  # type: ignore[attr-defined]
+    return AdversarySpec(chosen, adversary.kind, values, adversary.use_label, adversary.components)  # type: ignore[attr-defined]
+
+
+def probe_adversary_auc(
+    model: nn.Module, sets: TrainingSets, spec: AdversarySpec, params: TrainParams, *, seed: int = 0, epochs: int = 5
+) -> float:
+    """How well a fresh adversary tells nominal from varied events by the classifier output.
+
+    A classifier-kind adversary is trained on the frozen classifier's output on the validation
+    split and scored on the test split: the weighted ROC AUC of "varied" vs. "nominal" with
+    1 - P(nominal) as its score. 0.5 means the output carries no trace of the variations.
+    """
+    from hepopt.metrics import weighted_roc_auc
+
+    probe_spec = AdversarySpec(spec.variations, "classifier", (), spec.use_label)
+    fit, check = (AdversaryData.from_sets(sets, split, probe_spec, "abs") for split in ("validation", "test"))
+    device = fit.x.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        probe = Adversary(probe_spec, params).to(device)
+        optimizer = torch.optim.Adam(probe.parameters(), lr=3e-3)
+        frozen = torch.sigmoid(predict_logits(model, fit.x))
+        shuffle = torch.Generator(device=device).manual_seed(seed)
+        for _ in range(epochs):
+            order = torch.randperm(len(fit), generator=shuffle, device=device)
+            for lo in range(0, len(fit), 1024):
+                _adversary_step(probe, optimizer, frozen[order[lo : lo + 1024]], fit, order[lo : lo + 1024])
+    probe.eval()
+    with torch.inference_mode():
+        outputs = probe(torch.sigmoid(predict_logits(model, check.x)), check.label)
+        varied_score = 1.0 - torch.softmax(outputs, dim=1)[:, 0]
+    is_varied = (check.target > 0).cpu().numpy().astype(np.int8)
+    return weighted_roc_auc(varied_score.cpu().numpy(), is_varied, check.w.cpu().numpy())
