@@ -51,8 +51,11 @@ class Display:
                 progress.update(task, completed=min(len(finished) - 1, total))
                 started["done"] = True
             try:
-                best = f"{study.best_value:.4g}"
-            except ValueError:
+                if len(study.directions) > 1:
+                    best = f"{len(study.best_trials)} on the Pareto front"
+                else:
+                    best = f"{study.best_value:.4g}"
+            except ValueError:  # no completed trial yet
                 best = "-"
             progress.update(task, advance=1, best=best)
 

@@ -147,7 +147,7 @@ def _write_results(
         "summary": out / "summary.json",
         "overtraining_plot": out / "plots" / "overtraining_best.png",
     }
-    write_trials_csv(study, files["trials_csv"])
+    write_trials_csv(study, files["trials_csv"], [o.name for o in runner.objectives])
     write_json(files["best_params"], best.params)
     best_classifier.save(files["best_model"])
 

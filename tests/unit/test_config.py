@@ -129,3 +129,32 @@ def test_unknown_objective_lists_installed() -> None:
         make_objective("asimov_significance", {"binz": 3})
     with pytest.raises(ConfigError, match=r"objective\.options: asimov_significance: bins must be >= 1"):
         make_objective("asimov_significance", {"bins": 0})
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"adversary": {}}, "adversary: adversarial training needs systematic variations"),
+        (
+            {"variations": {"jes_up": {"weight": "1.1"}}, "adversary": {"variations": ["jes_dn"]}},
+            "adversary.variations: unknown variation 'jes_dn'; variations are ['jes_up']",
+        ),
+        (
+            {"variations": {"jes_up": {"weight": "1.1"}}, "adversary": {"kind": "mdn"}},
+            "adversary.values: the mdn adversary needs a nuisance value for ['jes_up']",
+        ),
+        (
+            {"objective": {"name": "bce"}, "objectives": [{"name": "bce"}, {"name": "roc_auc"}]},
+            "objectives: give either 'objective' (one) or 'objectives'",
+        ),
+        ({"objectives": [{"name": "bce"}]}, "objectives: List should have at least 2 items"),
+    ],
+)
+def test_adversary_and_objectives_errors(changes: dict, expected: str) -> None:
+    assert expected in error_of(with_(**changes))
+
+
+def test_multi_objective_config() -> None:
+    config = config_from_dict(with_(objectives=[{"name": "asimov_significance"}, {"name": "output_shift"}]))
+    assert [o.name for o in config.objective_configs()] == ["asimov_significance", "output_shift"]
+    assert [o.name for o in config_from_dict(BASE).objective_configs()] == ["asimov_significance"]
