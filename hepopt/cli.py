@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # a bug, not a user error: still one line unless --debug
         if "--debug" in args:
             traceback.print_exc()
-        click.echo(f"hepopt: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", err=True)
+        click.echo(
+            f"hepopt: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", err=True
+        )
         return 1
     return 0
 

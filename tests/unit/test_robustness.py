@@ -28,7 +28,11 @@ def test_binned_ks_by_hand() -> None:
 
 def test_group_variations_pairs_up_and_down() -> None:
     groups = group_variations(["jes_up", "jes_down", "pdfUp", "pdfDown", "alt_generator"])
-    assert groups == {"jes": ("jes_up", "jes_down"), "pdf": ("pdfUp", "pdfDown"), "alt_generator": ("alt_generator", None)}
+    assert groups == {
+        "jes": ("jes_up", "jes_down"),
+        "pdf": ("pdfUp", "pdfDown"),
+        "alt_generator": ("alt_generator", None),
+    }
 
 
 def profile_by_hand(s: float, b: float, sigma: float) -> float:
@@ -41,7 +45,9 @@ def profile_by_hand(s: float, b: float, sigma: float) -> float:
 
     free = nll(0.0, 1.0)  # the Asimov data sit at the best fit: mu = 1, alpha = 0
     lo = max(-5.0, -b / sigma + 1e-9)
-    background_only = minimize_scalar(lambda a: nll(a, 0.0), bounds=(lo, 5.0), method="bounded", options={"xatol": 1e-10})
+    background_only = minimize_scalar(
+        lambda a: nll(a, 0.0), bounds=(lo, 5.0), method="bounded", options={"xatol": 1e-10}
+    )
     return float(np.sqrt(2 * (background_only.fun - free)))
 
 
@@ -93,4 +99,6 @@ def test_output_shift_objective() -> None:
     shifted = objective.evaluate(inputs_with(0.05))
     assert shifted.extras["jsd/jes_up/signal"] == pytest.approx(0.0, abs=1e-12)  # only background moves
     assert shifted.extras["jsd/jes_up/background"] > 0.01
-    assert shifted.value == pytest.approx(np.mean([shifted.extras[f"jsd/jes_{d}/{c}"] for d in ("up", "down") for c in ("signal", "background")]))
+    assert shifted.value == pytest.approx(
+        np.mean([shifted.extras[f"jsd/jes_{d}/{c}"] for d in ("up", "down") for c in ("signal", "background")])
+    )
