@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"hepopt: error: {err}", err=True)
         return 1
-    except Exception as err:  # a bug, not a user error: still one line unless --debug
+    except Exception as err:  # noqa: BLE001 - a bug, not a user error: still one line unless --debug
         if "--debug" in args:
             traceback.print_exc()
         click.echo(
