@@ -10,6 +10,7 @@ from hepopt.objectives.builtin import AsimovSignificance, RocAuc
 from hepopt.objectives.robust import RobustSignificance, shift_metrics
 
 if TYPE_CHECKING:
+    from hepopt.objectives.base import ObjectiveInputs
     from hepopt.training.adversary import AdversarySpec
     from hepopt.training.classifier import Classifier
     from hepopt.training.sets import TrainingSets
@@ -23,6 +24,7 @@ def evaluate_classifier(
     adversary: AdversarySpec | None = None,
     bins: int = 10,
     seed: int = 0,
+    inputs: ObjectiveInputs | None = None,
 ) -> dict[str, float]:
     """Metrics of ``classifier`` on ``split``; the systematic ones only when there are variations.
 
@@ -32,7 +34,8 @@ def evaluate_classifier(
     """
     from hepopt.search.trial import objective_inputs
 
-    inputs = objective_inputs(classifier, sets, split)
+    if inputs is None:  # callers that already predicted on this split pass their inputs
+        inputs = objective_inputs(classifier, sets, split)
     metrics = {
         "asimov_significance": AsimovSignificance(bins).evaluate(inputs).value,
         "roc_auc": RocAuc().evaluate(inputs).value,

@@ -204,9 +204,13 @@ def _summary(
     number: int, validation: list[float], params: dict[str, Any], classifier: Classifier, runner: TrialRunner
 ) -> TrialSummary:
     from hepopt.evaluation import evaluate_classifier
+    from hepopt.search.trial import objective_inputs
 
-    test = [r.value for r in runner.score(classifier, "test")]
-    metrics = evaluate_classifier(classifier, runner.sets, "test", adversary=runner.adversary, seed=runner.seed)
+    inputs = objective_inputs(classifier, runner.sets, "test")  # one prediction for both uses
+    test = [objective.evaluate(inputs).value for objective in runner.objectives]
+    metrics = evaluate_classifier(
+        classifier, runner.sets, "test", adversary=runner.adversary, seed=runner.seed, inputs=inputs
+    )
     return TrialSummary(number, params, validation, test, metrics)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hepopt.config.schema import AdversaryConfig
 from hepopt.errors import TrainingError
 from hepopt.training.params import TrainParams
 from hepopt.training.sets import TrainingSets
@@ -223,11 +224,11 @@ def adversary_loss(model: nn.Module, adversary: Adversary, data: AdversaryData) 
     return loss
 
 
-def spec_from_config(adversary: object, variation_names: tuple[str, ...]) -> AdversarySpec:
-    """An :class:`AdversarySpec` from the config's ``adversary`` section."""
-    chosen = tuple(adversary.variations) if adversary.variations is not None else variation_names  # type: ignore[attr-defined]
-    values = tuple(float(adversary.values[v]) for v in chosen) if adversary.kind == "mdn" else ()  # type: ignore[attr-defined]
-    return AdversarySpec(chosen, adversary.kind, values, adversary.use_label, adversary.components)  # type: ignore[attr-defined]
+def spec_from_config(adversary: AdversaryConfig, variation_names: tuple[str, ...]) -> AdversarySpec:
+    """An :class:`AdversarySpec` from the config's ``adversary`` section (default: all variations)."""
+    chosen = tuple(adversary.variations) if adversary.variations is not None else variation_names
+    values = tuple(float(adversary.values[v]) for v in chosen) if adversary.kind == "mdn" else ()
+    return AdversarySpec(chosen, adversary.kind, values, adversary.use_label, adversary.components)
 
 
 def probe_adversary_auc(
