@@ -144,6 +144,8 @@ class AdversaryConfig(_Strict):
     ``kind: classifier`` predicts which variation an event comes from (nominal or one of
     ``variations``); ``kind: mdn`` is the mixture-density adversary of Louppe et al. that models
     the nuisance parameter, here the value per variation given in ``values`` (nominal is 0).
+    ``keep: best`` keeps the adversarial epoch with the best search objective on the validation
+    split; ``last`` keeps the last one, as in the paper.
     """
 
     variations: list[str] | None = None
@@ -151,6 +153,7 @@ class AdversaryConfig(_Strict):
     values: dict[str, float] = {}
     use_label: bool = True
     components: int = Field(default=5, ge=1)
+    keep: Literal["best", "last"] = "best"
 
 
 class ObjectiveConfig(_Strict):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+
+from torch import nn
 
 from hepopt.errors import TrainingError
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult, VariedInputs
@@ -66,7 +69,8 @@ class TrialRunner:
         if params.adv_lambda > 0:
             adv_train, adv_val = self.adversary_data
             spec: AdversarySpec = self.adversary  # type: ignore[assignment]
-            trained, _ = train_adversarial(params, train, val, adv_train, adv_val, spec, seed=self.seed)
+            select = self._selection_score(params) if spec.keep == "best" else None
+            trained, _ = train_adversarial(params, train, val, adv_train, adv_val, spec, seed=self.seed, select=select)
         else:
             trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch)
         classifier = Classifier(trained.model, self.sets.scaler, self.sets.feature_names, params)
@@ -76,6 +80,19 @@ class TrialRunner:
                 msg = f"objective '{objective.name}' is {result.value} for this classifier"
                 raise TrainingError(msg)
         return TrialOutcome(classifier, trained, results)
+
+    def _selection_score(self, params: TrainParams) -> Callable[[nn.Module], float]:
+        """The first objective on the validation split, signed so that higher is better: picks
+        the adversarial epoch to keep."""
+        objective = self.objectives[0]
+        sign = 1.0 if objective.direction == "maximize" else -1.0
+
+        def score(model: nn.Module) -> float:
+            classifier = Classifier(model, self.sets.scaler, self.sets.feature_names, params)
+            value = objective.evaluate(objective_inputs(classifier, self.sets, "validation")).value
+            return sign * value if math.isfinite(value) else -math.inf
+
+        return score
 
     def score(self, classifier: Classifier, split: str) -> tuple[ObjectiveResult, ...]:
         """The objectives on one split ('validation' or 'test'), its variations included."""

@@ -15,6 +15,7 @@ JES variation" instead of "this output moved with the JES".
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,7 @@ class AdversarySpec:
     values: tuple[float, ...] = ()  # per variation, for mdn; nominal is 0
     use_label: bool = True
     components: int = 5
+    keep: str = "best"  # the adversarial epoch kept: best by the search objective, or the last
 
     @property
     def n_outputs(self) -> int:
@@ -133,12 +135,18 @@ def train_adversarial(
     spec: AdversarySpec,
     *,
     seed: int = 0,
+    select: Callable[[nn.Module], float] | None = None,
 ) -> tuple[TrainResult, Adversary]:
     """Pre-train the classifier, pre-train the adversary, then alternate (K adversary steps per
     classifier step) for ``adv_epochs`` epochs with loss L_clf - adv_lambda * L_adv.
 
+    The minimax game does not settle: the classifier wanders from epoch to epoch. With ``select``
+    (a score of the classifier on validation data, higher is better, e.g. the search objective),
+    the adversarial epoch with the best score is kept, as early stopping keeps the best epoch of
+    plain training; without it the last epoch is kept, as in the paper.
+
     Returns the classifier (in eval mode, its history extended by the adversarial epochs, with
-    ``adv_loss`` and ``combined_loss``) and the trained adversary.
+    ``adv_loss``, ``combined_loss`` and ``selection_score``) and the trained adversary.
 
     Raises:
         TrainingError: a loss became NaN or infinite.
@@ -166,6 +174,7 @@ def train_adversarial(
                 _adversary_step(adversary, adv_opt, frozen[idx], adv_train, idx)
 
         order, cursor = adv_batches(), 0
+        best_score, best_state = -math.inf, None
         for epoch in range(params.adv_epochs):
             model.train()
             clf_order = torch.randperm(len(train), generator=shuffle, device=device)
@@ -193,14 +202,20 @@ def train_adversarial(
             if not (math.isfinite(val_clf) and math.isfinite(val_adv)):
                 msg = f"adversarial training diverged at epoch {epoch + 1} (classifier {val_clf}, adversary {val_adv})"
                 raise TrainingError(msg)
-            result.history.append(
-                {
-                    "epoch": len(result.history) + 1,
-                    "val_loss": val_clf,
-                    "adv_loss": val_adv,
-                    "combined_loss": val_clf - params.adv_lambda * val_adv,
-                }
-            )
+            entry = {
+                "epoch": len(result.history) + 1,
+                "val_loss": val_clf,
+                "adv_loss": val_adv,
+                "combined_loss": val_clf - params.adv_lambda * val_adv,
+            }
+            if select is not None:
+                entry["selection_score"] = score = select(model)
+                if score > best_score:
+                    best_score, result.best_epoch = score, len(result.history)
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            result.history.append(entry)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return result, adversary
 
@@ -228,7 +243,7 @@ def spec_from_config(adversary: AdversaryConfig, variation_names: tuple[str, ...
     """An :class:`AdversarySpec` from the config's ``adversary`` section (default: all variations)."""
     chosen = tuple(adversary.variations) if adversary.variations is not None else variation_names
     values = tuple(float(adversary.values[v]) for v in chosen) if adversary.kind == "mdn" else ()
-    return AdversarySpec(chosen, adversary.kind, values, adversary.use_label, adversary.components)
+    return AdversarySpec(chosen, adversary.kind, values, adversary.use_label, adversary.components, adversary.keep)
 
 
 def probe_adversary_auc(
