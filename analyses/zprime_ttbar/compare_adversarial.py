@@ -7,7 +7,7 @@ and reports on the test split: the stat-only Asimov significance, the significan
 (pyhf histosys), the Jensen-Shannon divergence nominal vs. each variation per class, and the AUC of
 a probe adversary. Writes the table (Markdown) and the output plots under results/adversarial/.
 
-    python analyses/zprime_ttbar/compare_adversarial.py [--lambdas 1 3 10] [--config hepopt.yaml]
+    python analyses/zprime_ttbar/compare_adversarial.py [--lambdas 1 3 10 30] [--config hepopt.yaml]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ ROWS = [
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=HERE / "hepopt.yaml")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=[1.0, 3.0, 10.0])
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[1.0, 3.0, 10.0, 30.0])
     args = parser.parse_args()
 
     config = load_config(args.config)
