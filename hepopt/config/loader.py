@@ -106,10 +106,12 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
             if name not in config.variations:
                 fail("adversary.variations", f"unknown variation '{name}'; variations are {sorted(config.variations)}")
         if adversary.kind == "mdn":
-            missing = [name for name in chosen if name not in adversary.values]
+            missing = [n for n in chosen if n not in adversary.values and not config.variations[n].nuisance]
             if missing:
                 fail(
-                    "adversary.values", f"the mdn adversary needs a nuisance value for {missing}, e.g. up: 1, down: -1"
+                    "adversary.values",
+                    f"the mdn adversary needs a nuisance value for {missing}, e.g. up: 1, down: -1 "
+                    "(or a per-event 'nuisance' expression in the variation)",
                 )
     names: set[str] = set()
     for i, entry in enumerate(config.features):

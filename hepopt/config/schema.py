@@ -48,11 +48,17 @@ class VariedSource(_Strict):
 
 
 class VariationConfig(_Strict):
-    """A systematic variation: alternative files per dataset, or a per-event weight factor."""
+    """A systematic variation: alternative files per dataset, or a per-event weight factor.
+
+    ``nuisance`` (file-based variations only) is an expression giving each varied event's value
+    of a continuous nuisance parameter (e.g. a branch holding the JES shift it was made with),
+    which the ``mdn`` adversary models.
+    """
 
     datasets: dict[str, VariedSource] | None = None
     weight: str | None = None
     applies_to: list[str] | None = None
+    nuisance: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> VariationConfig:
@@ -61,6 +67,9 @@ class VariationConfig(_Strict):
             raise ValueError(msg)
         if self.applies_to is not None and self.weight is None:
             msg = "'applies_to' is only for weight variations"
+            raise ValueError(msg)
+        if self.nuisance is not None and self.datasets is None:
+            msg = "'nuisance' (a per-event value) is only for file-based variations"
             raise ValueError(msg)
         return self
 

@@ -71,6 +71,7 @@ class FeatureSpec:
     weights: dict[str, Expression]
     weight_variations: dict[str, tuple[Expression, frozenset[str]]] = field(default_factory=dict)
     event_id: str | None = None
+    nuisance: dict[str, Expression] = field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config: HepoptConfig) -> FeatureSpec:
@@ -93,11 +94,20 @@ class FeatureSpec:
             for name, var in config.variations.items()
             if var.weight is not None
         }
-        return cls(tuple(expressions), tuple(callables), selection, weights, weight_variations, config.data.event_id)
+        nuisance = {
+            name: Expression(var.nuisance, f"variations.{name}.nuisance")
+            for name, var in config.variations.items()
+            if var.nuisance is not None
+        }
+        return cls(
+            tuple(expressions), tuple(callables), selection, weights, weight_variations, config.data.event_id, nuisance
+        )
 
-    def branches(self, dataset: str) -> set[str]:
+    def branches(self, dataset: str, variation: str | None = None) -> set[str]:
         """Branch names the expressions of ``dataset`` read (callables excepted: they are opaque)."""
         exprs = [e for _, e in self.expressions] + [self.weights[dataset]]
+        if variation in self.nuisance:
+            exprs.append(self.nuisance[variation])
         exprs += [e for e, applies in self.weight_variations.values() if dataset in applies]
         if self.selection is not None:
             exprs.append(self.selection)

@@ -69,7 +69,7 @@ def samples_from_config(config: HepoptConfig) -> list[Sample]:
 def check_samples(samples: list[Sample], spec: FeatureSpec) -> None:
     """Open each file and check its tree and the branches the expressions need."""
     for sample in samples:
-        needed = spec.branches(sample.dataset)
+        needed = spec.branches(sample.dataset, sample.variation)
         for path in sample.files:
             keys = _tree_keys(path, sample.tree)
             for name in sorted(needed):

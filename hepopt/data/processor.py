@@ -77,7 +77,15 @@ class FeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
                 factors[vname] = [to_column(_evaluate(expr, resolve, where), n, what, np.float64)]
             else:
                 factors[vname] = [np.ones(n)]
+        variation = meta["hepopt_variation"]
+        if variation in self.spec.nuisance:
+            what = f"nuisance of variation '{variation}'"
+            nuisance = to_column(_evaluate(self.spec.nuisance[variation], resolve, where), n, what, np.float64)
+            nuisance = _checked(nuisance, what, where)
+        else:  # 0 for nominal events; NaN: a file variation without per-event values
+            nuisance = np.full(n, 0.0 if variation == "nominal" else np.nan)
         return {
+            "nuisance": [nuisance],
             "feature_names": {tuple(names)},  # a set: accumulates to one entry when chunks agree
             "features": [np.stack(columns, axis=1) if columns else np.empty((n, 0), np.float32)],
             "weight": [gen_weight],

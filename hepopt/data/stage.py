@@ -118,7 +118,9 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
     """Concatenate the processor's columns and normalise weights to luminosity x cross-section."""
     dataset_names = tuple(config.datasets)
     variation_names = (NOMINAL, *[v for v, var in config.variations.items() if var.datasets])
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("features", "weight", "event_id", "dataset", "variation")}
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("features", "weight", "event_id", "dataset", "variation", "nuisance")
+    }
     factors: dict[str, list[np.ndarray]] = {v: [] for v, var in config.variations.items() if var.weight}
     feature_names: tuple[str, ...] | None = None
     labels = []
@@ -149,6 +151,7 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
         parts["features"].append(np.concatenate(out["features"]))
         parts["weight"].append(gen_weight * scale)
         parts["event_id"].append(np.concatenate(out["event_id"]))
+        parts["nuisance"].append(np.concatenate(out["nuisance"]))
         parts["dataset"].append(np.full(n, dataset_names.index(sample.dataset), np.int16))
         parts["variation"].append(np.full(n, variation_names.index(sample.variation), np.int16))
         labels.append(np.full(n, 1 if ds.role == "signal" else 0, np.int8))
@@ -166,4 +169,5 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
         variation_names=variation_names,
         weight_factors={k: np.concatenate(v) for k, v in factors.items()},
         factor_datasets={k: tuple(config.variations[k].applies_to or dataset_names) for k in factors},
+        nuisance=np.concatenate(parts["nuisance"]) if any(v.nuisance for v in config.variations.values()) else None,
     )

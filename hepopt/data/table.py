@@ -10,7 +10,7 @@ import numpy as np
 from hepopt.errors import DataError
 
 NOMINAL = "nominal"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class EventTable:
         event_id: int64 event number (or file index and entry) used for reproducible splits.
         weight_factors: per weight-based variation, the factor that multiplies ``weight``.
         factor_datasets: per weight-based variation, the datasets it applies to.
+        nuisance: float64 continuous nuisance value per event: 0 for nominal events, the
+            variation's per-event ``nuisance`` expression for its events, NaN where none is given.
     """
 
     features: np.ndarray
@@ -40,6 +42,7 @@ class EventTable:
     variation_names: tuple[str, ...] = (NOMINAL,)
     weight_factors: dict[str, np.ndarray] = field(default_factory=dict)
     factor_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    nuisance: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.label)
@@ -58,6 +61,7 @@ class EventTable:
             self.variation_names,
             {k: v[mask] for k, v in self.weight_factors.items()},
             self.factor_datasets,
+            None if self.nuisance is None else self.nuisance[mask],
         )
 
     def nominal(self) -> EventTable:
@@ -81,6 +85,8 @@ class EventTable:
         tmp = path.with_suffix(".tmp.npz")
         factors = {f"factor:{k}": v for k, v in self.weight_factors.items()}
         factors |= {f"factor_datasets:{k}": np.array(v, dtype=str) for k, v in self.factor_datasets.items()}
+        if self.nuisance is not None:
+            factors["nuisance"] = self.nuisance
         np.savez(
             tmp,
             format_version=np.int64(FORMAT_VERSION),
@@ -120,6 +126,7 @@ class EventTable:
                         for k in npz.files
                         if k.startswith("factor_datasets:")
                     },
+                    nuisance=npz["nuisance"] if "nuisance" in npz.files else None,
                 )
         except (OSError, ValueError, KeyError) as err:
             msg = f"{path}: unreadable data cache ({err}); delete it to rebuild"

@@ -25,7 +25,7 @@ from torch import nn
 from hepopt.config.schema import AdversaryConfig
 from hepopt.errors import TrainingError
 from hepopt.training.params import TrainParams
-from hepopt.training.sets import TrainingSets
+from hepopt.training.sets import SplitArrays, TrainingSets
 from hepopt.training.trainer import (
     Batchable,
     TrainResult,
@@ -80,8 +80,7 @@ class AdversaryData:
             w = training_weights(arrays.labels[keep], arrays.weights[keep], 1.0, negative).astype(np.float64)
             xs.append(arrays.x_tensor[torch.as_tensor(keep, device=arrays.x_tensor.device)])
             labels.append(arrays.labels[keep])
-            value = index if spec.kind == "classifier" else (0.0 if index == 0 else spec.values[index - 1])
-            targets.append(np.full(int(keep.sum()), value))
+            targets.append(_targets(arrays, keep, index, spec))
             weights.append(w / w.sum())
         device = xs[0].device
         target_dtype = torch.long if spec.kind == "classifier" else torch.float32
@@ -93,6 +92,25 @@ class AdversaryData:
                 np.concatenate(weights) * len(np.concatenate(labels)) / len(parts), dtype=torch.float32, device=device
             ),
         )
+
+
+def _targets(arrays: SplitArrays, keep: np.ndarray, index: int, spec: AdversarySpec) -> np.ndarray:
+    """Variation index (classifier) or nuisance value (mdn): the event's own value when the data
+    carry one, else the variation's value from the config (0 for nominal events)."""
+    n = int(keep.sum())
+    if spec.kind == "classifier":
+        return np.full(n, index)
+    constant = 0.0 if index == 0 else spec.values[index - 1]
+    if arrays.nuisance is None:
+        values = np.full(n, constant)
+    else:
+        own = arrays.nuisance[keep]
+        values = np.where(np.isfinite(own), own, constant)
+    if not np.all(np.isfinite(values)):
+        name = "nominal" if index == 0 else spec.variations[index - 1]
+        msg = f"variation '{name}' has no nuisance value: give adversary.values or a per-event 'nuisance'"
+        raise TrainingError(msg)
+    return values
 
 
 class Adversary(nn.Module):
@@ -242,7 +260,8 @@ def adversary_loss(model: nn.Module, adversary: Adversary, data: AdversaryData) 
 def spec_from_config(adversary: AdversaryConfig, variation_names: tuple[str, ...]) -> AdversarySpec:
     """An :class:`AdversarySpec` from the config's ``adversary`` section (default: all variations)."""
     chosen = tuple(adversary.variations) if adversary.variations is not None else variation_names
-    values = tuple(float(adversary.values[v]) for v in chosen) if adversary.kind == "mdn" else ()
+    # NaN where the variation's events carry their own value (a per-event 'nuisance' expression)
+    values = tuple(float(adversary.values.get(v, "nan")) for v in chosen) if adversary.kind == "mdn" else ()
     return AdversarySpec(chosen, adversary.kind, values, adversary.use_label, adversary.components, adversary.keep)
 
 

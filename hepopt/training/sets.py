@@ -37,6 +37,7 @@ class SplitArrays:
     weights: np.ndarray
     y_tensor: torch.Tensor
     dataset: np.ndarray
+    nuisance: np.ndarray | None = None  # per-event nuisance value (see EventTable.nuisance)
 
     def batchable(self, signal_weight: float, negative: str) -> Batchable:
         """The training view: class-balanced training weights for this trial's signal weight."""
@@ -90,6 +91,7 @@ class TrainingSets:
                 weights=table.weight[mask] * full_luminosity_scale(table, split, which)[mask],
                 y_tensor=torch.as_tensor(labels.astype(np.float32), device=device),
                 dataset=table.dataset[mask],
+                nuisance=None if table.nuisance is None else table.nuisance[mask],
             )
 
         splits, varied = {}, {}

@@ -138,3 +138,17 @@ def test_feature_callable_from_the_config_folder(tmp_path: Path) -> None:
     rows = table.dataset == 0
     np.testing.assert_allclose(table.features[rows, 1], ak.to_numpy(ak.sum(raw_sig["Jet_pt"], axis=1)), rtol=1e-6)
     np.testing.assert_allclose(table.features[rows, 2], 2 * table.features[rows, 0])
+
+
+def test_per_event_nuisance_of_a_file_variation(tmp_path: Path) -> None:
+    sig, bkg = write_flat(tmp_path / "sig.root", 200, 1), write_flat(tmp_path / "bkg.root", 300, 2)
+    shifted = write_flat(tmp_path / "bkg_shifted.root", 300, 3)
+    raw = flat_config(sig, bkg)
+    raw["variations"] = {"met_shift": {"datasets": {"bkg": {"files": str(shifted)}}, "nuisance": "MET_pt / 100"}}
+    table = prepare_data(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
+    varied = table.variation == 1
+    met = ak.to_numpy(read(shifted, "MET_pt")["MET_pt"]).astype(np.float64)
+    np.testing.assert_allclose(table.nuisance[varied], met / 100, rtol=1e-6)
+    np.testing.assert_array_equal(table.nuisance[~varied], 0.0)
+    table.save(tmp_path / "t.npz")
+    np.testing.assert_array_equal(EventTable.load(tmp_path / "t.npz").nuisance, table.nuisance)
