@@ -84,6 +84,10 @@ def optimize(
     stage = on_stage or (lambda _name: None)
     # Fail on config mistakes before reading any data.
     space = SearchSpace.from_config(config.model, str(config.source))
+    if config.search.sampler == "grid":
+        space.grid(str(config.source))
+    for i, point in enumerate(config.search.enqueue):
+        space.check_point(point, f"{config.source}: search.enqueue.{i}")
     objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
     if config.training.threads:
         torch.set_num_threads(config.training.threads)

@@ -97,6 +97,8 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
                 fail(f"variations.{vname}", f"unknown dataset '{ds_name}'; datasets are {known}")
     if config.objectives is not None and "objective" in config.model_fields_set:
         fail("objectives", "give either 'objective' (one) or 'objectives' (a multi-objective study), not both")
+    if config.search.pruner != "none" and config.objectives is not None:
+        fail("search.pruner", "Optuna cannot prune multi-objective studies; use pruner: none")
     if config.adversary is not None:
         adversary = config.adversary
         chosen = adversary.variations if adversary.variations is not None else list(config.variations)

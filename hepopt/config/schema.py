@@ -171,8 +171,12 @@ class ObjectiveConfig(_Strict):
 
 
 class SearchConfig(_Strict):
-    sampler: Literal["tpe", "random", "cmaes", "qmc", "nsga2"] = "tpe"
-    population_size: int = Field(default=16, ge=2)
+    sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc", "nsga2"] = "tpe"
+    population_size: int = Field(default=16, ge=2)  # nsga2: individuals per generation
+    mutation_prob: float | None = Field(default=None, ge=0, le=1)  # nsga2; default 1 / number of params
+    crossover_prob: float = Field(default=0.9, ge=0, le=1)  # nsga2
+    pruner: Literal["none", "median", "hyperband", "successive_halving"] = "none"
+    enqueue: list[dict[str, Any]] = []  # known-good points tried first
     n_trials: int = Field(default=20, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     storage: str | None = None

@@ -57,6 +57,39 @@ class SearchSpace:
         """hepopt's default hyperparameters with the fixed ones applied: the baseline model."""
         return {**TrainParams().to_dict(), **self.fixed}
 
+    def grid(self, source: str = "config") -> dict[str, list[Any]]:
+        """The values the grid sampler walks through: categorical choices, int ranges, and float
+        ranges with a ``step``.
+
+        Raises:
+            ConfigError: for a float parameter without ``step``.
+        """
+        grid: dict[str, list[Any]] = {}
+        for name, spec in self.searched.items():
+            if spec.type == "categorical":
+                grid[name] = list(spec.choices or [])
+            elif spec.type == "int":
+                grid[name] = list(range(int(spec.low), int(spec.high) + 1, int(spec.step or 1)))  # type: ignore[arg-type]
+            elif spec.step:
+                n = round((spec.high - spec.low) / spec.step) + 1  # type: ignore[operator]
+                grid[name] = [float(spec.low + i * spec.step) for i in range(n)]  # type: ignore[operator]
+            else:
+                msg = f"{source}: model.space.{name}: the grid sampler needs a 'step' for float parameters"
+                raise ConfigError(msg)
+        return grid
+
+    def check_point(self, point: dict[str, Any], where: str) -> None:
+        """An enqueued point may only name searched parameters, with values they can take."""
+        for name, value in point.items():
+            if name not in self.searched:
+                msg = f"{where}: '{name}' is not a searched parameter; searched: {sorted(self.searched)}"
+                raise ConfigError(msg)
+            spec = self.searched[name]
+            ok = value in (spec.choices or []) if spec.type == "categorical" else spec.low <= value <= spec.high  # type: ignore[operator]
+            if not ok:
+                msg = f"{where}: {name} = {value!r} is outside its search range"
+                raise ConfigError(msg)
+
     def sample(self, trial: optuna.Trial) -> TrainParams:
         values = self.baseline()
         for name, spec in self.searched.items():

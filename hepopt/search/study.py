@@ -9,10 +9,11 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+from torch import nn
 
 from hepopt.config.schema import HepoptConfig
 from hepopt.errors import TrainingError
-from hepopt.search.samplers import make_sampler
+from hepopt.search.samplers import make_pruner, make_sampler
 from hepopt.search.space import SearchSpace
 from hepopt.search.trial import TrialRunner, trial_model_path
 
@@ -33,15 +34,24 @@ def storage_url(config: HepoptConfig) -> str:
     return f"sqlite:///{(config.output_dir / 'study.db').resolve()}"
 
 
-def open_study(config: HepoptConfig, directions: list[str], *, sampler_seed: int | None = None) -> optuna.Study:
+def open_study(
+    config: HepoptConfig,
+    directions: list[str],
+    *,
+    sampler_seed: int | None = None,
+    space: SearchSpace | None = None,
+) -> optuna.Study:
     """Create the study, or load it when it exists (the resume path); several directions make
     a multi-objective study."""
     config.output_dir.mkdir(parents=True, exist_ok=True)
     seed = config.seed if sampler_seed is None else sampler_seed
+    grid = space.grid(str(config.source)) if space is not None and config.search.sampler == "grid" else None
+    max_epochs = space.baseline()["max_epochs"] if space is not None else 50
     return optuna.create_study(
         study_name=config.name,
         storage=storage_url(config),
-        sampler=make_sampler(config.search.sampler, seed, config.search.population_size),
+        sampler=make_sampler(config.search, seed, grid),
+        pruner=make_pruner(config.search.pruner, max_epochs),
         directions=directions,
         load_if_exists=True,
     )
@@ -61,11 +71,15 @@ def run_search(
     training diverges fails alone (its reason in the ``fail_reason`` user attribute).
     """
     target = config.search.n_trials if n_trials is None else n_trials
-    probe = open_study(config, runner.directions)
+    probe = open_study(config, runner.directions, space=space)
     _fail_interrupted(probe)
     done = sum(t.state in FINISHED for t in probe.get_trials(deepcopy=False))
     # Reseed on resume, or the sampler would replay the random start-up points already tried.
-    study = open_study(config, runner.directions, sampler_seed=config.seed + done)
+    study = open_study(config, runner.directions, sampler_seed=config.seed + done, space=space)
+    if not study.get_trials(deepcopy=False):
+        for i, point in enumerate(config.search.enqueue):
+            space.check_point(point, f"{config.source}: search.enqueue.{i}")
+            study.enqueue_trial(point, user_attrs={"enqueued": True})
     remaining = max(target - done, 0)
     if remaining:
         study.optimize(
@@ -93,10 +107,21 @@ def _objective_function(
 ) -> Callable[[optuna.Trial], float]:
     output_dir = config.output_dir
 
+    prune = config.search.pruner != "none"
+
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         params = space.sample(trial)
+
+        def report(epoch: int, _train_loss: float, _val_loss: float, model: nn.Module) -> None:
+            # The pruner compares the objective itself after each epoch, in the study's direction.
+            trial.report(runner.validation_value(model, params), epoch)
+            if trial.should_prune():
+                reason = f"pruned after epoch {epoch}"
+                trial.set_user_attr("fail_reason", reason)
+                raise optuna.TrialPruned(reason)
+
         try:
-            outcome = runner.run(params)
+            outcome = runner.run(params, on_epoch=report if prune else None)
         except TrainingError as err:
             # NaN makes Optuna record the trial as FAIL without logging a traceback.
             trial.set_user_attr("fail_reason", str(err))

@@ -70,7 +70,9 @@ class TrialRunner:
             adv_train, adv_val = self.adversary_data
             spec: AdversarySpec = self.adversary  # type: ignore[assignment]
             select = self._selection_score(params) if spec.keep == "best" else None
-            trained, _ = train_adversarial(params, train, val, adv_train, adv_val, spec, seed=self.seed, select=select)
+            trained, _ = train_adversarial(
+                params, train, val, adv_train, adv_val, spec, seed=self.seed, select=select, on_epoch=on_epoch
+            )
         else:
             trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch)
         classifier = Classifier(trained.model, self.sets.scaler, self.sets.feature_names, params)
@@ -81,15 +83,18 @@ class TrialRunner:
                 raise TrainingError(msg)
         return TrialOutcome(classifier, trained, results)
 
+    def validation_value(self, model: nn.Module, params: TrainParams) -> float:
+        """The first objective of a (possibly half-trained) model on the validation split."""
+        classifier = Classifier(model, self.sets.scaler, self.sets.feature_names, params)
+        return self.objectives[0].evaluate(objective_inputs(classifier, self.sets, "validation")).value
+
     def _selection_score(self, params: TrainParams) -> Callable[[nn.Module], float]:
         """The first objective on the validation split, signed so that higher is better: picks
         the adversarial epoch to keep."""
-        objective = self.objectives[0]
-        sign = 1.0 if objective.direction == "maximize" else -1.0
+        sign = 1.0 if self.objectives[0].direction == "maximize" else -1.0
 
         def score(model: nn.Module) -> float:
-            classifier = Classifier(model, self.sets.scaler, self.sets.feature_names, params)
-            value = objective.evaluate(objective_inputs(classifier, self.sets, "validation")).value
+            value = self.validation_value(model, params)
             return sign * value if math.isfinite(value) else -math.inf
 
         return score

@@ -28,6 +28,7 @@ from hepopt.training.params import TrainParams
 from hepopt.training.sets import SplitArrays, TrainingSets
 from hepopt.training.trainer import (
     Batchable,
+    EpochCallback,
     TrainResult,
     evaluate_loss,
     predict_logits,
@@ -154,6 +155,7 @@ def train_adversarial(
     *,
     seed: int = 0,
     select: Callable[[nn.Module], float] | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> tuple[TrainResult, Adversary]:
     """Pre-train the classifier, pre-train the adversary, then alternate (K adversary steps per
     classifier step) for ``adv_epochs`` epochs with loss L_clf - adv_lambda * L_adv.
@@ -169,7 +171,7 @@ def train_adversarial(
     Raises:
         TrainingError: a loss became NaN or infinite.
     """
-    result = train_classifier(params, train, val, seed=seed)
+    result = train_classifier(params, train, val, seed=seed, on_epoch=on_epoch)  # pruning acts here
     model = result.model
     device = train.x.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -18,7 +18,8 @@ from hepopt.errors import TrainingError
 from hepopt.training.mlp import build_mlp
 from hepopt.training.params import TrainParams
 
-EpochCallback = Callable[[int, float, float], None]
+# (epoch, training loss, validation loss, model): may raise to stop the training (pruning).
+EpochCallback = Callable[[int, float, float, nn.Module], None]
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def train_classifier(
                 raise TrainingError(msg)
             result.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
             if on_epoch is not None:
-                on_epoch(epoch + 1, train_loss, val_loss)
+                on_epoch(epoch + 1, train_loss, val_loss, model)
             if val_loss < best_loss:
                 best_loss, since_best, result.best_epoch = val_loss, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

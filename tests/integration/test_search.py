@@ -21,8 +21,12 @@ from hepopt.training.sets import TrainingSets
 pytestmark = pytest.mark.integration
 
 
-def setup(samples_dir: Path, folder: Path, max_learning_rate: float = 1e-2, **overrides: object) -> tuple:
+def setup(
+    samples_dir: Path, folder: Path, max_learning_rate: float = 1e-2, search: dict | None = None, **overrides: object
+) -> tuple:
     raw = analysis_config(samples_dir, **overrides)
+    if search is not None:
+        raw["search"] = search
     raw["model"]["space"]["learning_rate"] = {"type": "float", "low": 1e-3, "high": max_learning_rate, "log": True}
     config = config_from_dict(raw, folder / "hepopt.yaml")
     table = prepare_data(config, progress=False)
@@ -64,3 +68,66 @@ def test_interrupted_trial_is_marked_failed_and_replaced(samples_dir: Path, tmp_
     assert outcome.trials_run == 0  # 2 complete + 1 failed reach the target of 3 ...
     more = run_search(config, space, runner, n_trials=5)
     assert more.trials_run == 2  # ... and a larger target runs exactly the missing ones
+
+
+def test_median_pruner_stops_enqueued_bad_trials(samples_dir: Path, tmp_path: Path) -> None:
+    good = {"learning_rate": 5e-3, "n_layers": 2, "units": 32, "batch_size": 256}
+    bad = {"learning_rate": 1.01e-3, "n_layers": 1, "units": 16, "batch_size": 1024, "signal_weight": 0.5}
+    config, space, runner = setup(
+        samples_dir,
+        tmp_path,
+        name="prune",
+        search={"sampler": "tpe", "pruner": "median", "n_trials": 5, "enqueue": [good, good, good, bad, bad]},
+    )
+    raw_space = dict(config.model.space)
+    assert raw_space["max_epochs"] == 4
+    outcome = run_search(config, space, runner, n_trials=5)
+    trials = outcome.study.get_trials()
+    states = [t.state for t in trials]
+    assert states[:3] == [TrialState.COMPLETE] * 3
+    for trial in trials:
+        if trial.state == TrialState.COMPLETE:
+            # The reported per-epoch values are the objective itself: the final value is the one
+            # of the restored best epoch.
+            assert trial.value == pytest.approx(trial.intermediate_values[trial.user_attrs["best_epoch"]], rel=1e-9)
+        elif trial.state == TrialState.PRUNED:
+            last = max(trial.intermediate_values)
+            assert last < 4
+            assert trial.user_attrs["fail_reason"] == f"pruned after epoch {last}"
+            finished = [t for t in trials[: trial.number] if t.state == TrialState.COMPLETE]
+            at_step = sorted(t.intermediate_values[last] for t in finished if last in t.intermediate_values)
+            assert trial.intermediate_values[last] < at_step[len(at_step) // 2]  # below the median: pruned
+    assert TrialState.PRUNED in states
+
+
+def test_grid_sampler_walks_the_whole_grid(samples_dir: Path, tmp_path: Path) -> None:
+    raw = analysis_config(samples_dir, name="grid", search={"sampler": "grid", "n_trials": 10})
+    raw["model"]["space"] = {
+        "n_layers": {"type": "int", "low": 1, "high": 2},
+        "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
+        "max_epochs": 2,
+    }
+    config = config_from_dict(raw, tmp_path / "hepopt.yaml")
+    table = prepare_data(config, progress=False)
+    sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
+    runner = TrialRunner(sets, (make_objective("asimov_significance"),), "abs", config.seed)
+    outcome = run_search(config, SearchSpace.from_config(config.model), runner)
+    combos = {(t.params["n_layers"], t.params["activation"]) for t in outcome.study.get_trials()}
+    assert combos == {(1, "relu"), (1, "tanh"), (2, "relu"), (2, "tanh")}
+    assert len(outcome.study.get_trials()) == 4  # the grid is exhausted: the study stops
+
+
+@pytest.mark.parametrize("sampler", ["random", "cmaes", "gp", "qmc", "nsga2"])
+def test_samplers_are_seeded(samples_dir: Path, tmp_path: Path, sampler: str) -> None:
+    params = []
+    for run in ("a", "b"):
+        config, space, runner = setup(
+            samples_dir, tmp_path / run, name=sampler, search={"sampler": sampler, "n_trials": 2}
+        )
+        raw_space = dict(config.model.space)
+        assert "learning_rate" in raw_space
+        outcome = run_search(config, space, runner, n_trials=2)
+        assert all(t.state == TrialState.COMPLETE for t in outcome.study.get_trials())
+        params.append([t.params for t in outcome.study.get_trials()])
+    assert params[0] == params[1]  # same seed, same points
+    assert params[0][0] != params[0][1]

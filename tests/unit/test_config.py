@@ -158,3 +158,36 @@ def test_multi_objective_config() -> None:
     config = config_from_dict(with_(objectives=[{"name": "asimov_significance"}, {"name": "output_shift"}]))
     assert [o.name for o in config.objective_configs()] == ["asimov_significance", "output_shift"]
     assert [o.name for o in config_from_dict(BASE).objective_configs()] == ["asimov_significance"]
+
+
+def test_grid_of_the_search_space() -> None:
+    space = {
+        "n_layers": {"type": "int", "low": 1, "high": 3},
+        "units": {"type": "int", "low": 16, "high": 64, "step": 16},
+        "activation": {"type": "categorical", "choices": ["relu", "tanh"]},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.2, "step": 0.1},
+    }
+    grid = SearchSpace.from_config(config_from_dict(with_(model={"space": space})).model).grid()
+    assert grid["n_layers"] == [1, 2, 3]
+    assert grid["units"] == [16, 32, 48, 64]
+    assert grid["activation"] == ["relu", "tanh"]
+    assert grid["dropout"] == pytest.approx([0.0, 0.1, 0.2])
+    no_step = {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
+    with pytest.raises(ConfigError, match=r"model\.space\.learning_rate: the grid sampler needs a 'step'"):
+        SearchSpace.from_config(config_from_dict(with_(model={"space": no_step})).model).grid()
+
+
+def test_enqueued_points_are_checked() -> None:
+    space = SearchSpace.from_config(
+        config_from_dict(with_(model={"space": {"units": {"type": "int", "low": 8, "high": 64}}})).model
+    )
+    space.check_point({"units": 32}, "search.enqueue.0")
+    with pytest.raises(ConfigError, match=r"search\.enqueue\.0: 'n_layers' is not a searched parameter"):
+        space.check_point({"n_layers": 2}, "search.enqueue.0")
+    with pytest.raises(ConfigError, match=r"search\.enqueue\.1: units = 128 is outside its search range"):
+        space.check_point({"units": 128}, "search.enqueue.1")
+
+
+def test_pruning_needs_a_single_objective() -> None:
+    raw = with_(objectives=[{"name": "bce"}, {"name": "roc_auc"}], search={"pruner": "median"})
+    assert "search.pruner: Optuna cannot prune multi-objective studies" in error_of(raw)
