@@ -170,6 +170,20 @@ class ObjectiveConfig(_Strict):
     options: dict[str, Any] = {}
 
 
+class OvertrainingConfig(_Strict):
+    """Conditions on training vs. validation: a trial that breaks one is pruned or penalised.
+
+    ``max_loss_ratio``: validation loss / training loss (both in eval mode, on the best epoch's
+    model) above this is overtraining. ``max_objective_ratio``: the first objective on the training
+    split over the one on validation (inverted for a minimised objective) above this.
+    ``penalise`` scales each objective by threshold / ratio (towards worse) instead of pruning.
+    """
+
+    max_loss_ratio: float | None = Field(default=None, gt=0)
+    max_objective_ratio: float | None = Field(default=None, gt=0)
+    action: Literal["prune", "penalise"] = "prune"
+
+
 class SearchConfig(_Strict):
     sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc", "nsga2"] = "tpe"
     population_size: int = Field(default=16, ge=2)  # nsga2: individuals per generation
@@ -177,6 +191,7 @@ class SearchConfig(_Strict):
     crossover_prob: float = Field(default=0.9, ge=0, le=1)  # nsga2
     pruner: Literal["none", "median", "hyperband", "successive_halving"] = "none"
     enqueue: list[dict[str, Any]] = []  # known-good points tried first
+    overtraining: OvertrainingConfig = OvertrainingConfig()
     n_trials: int = Field(default=20, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     storage: str | None = None

@@ -13,12 +13,14 @@ from torch import nn
 
 from hepopt.config.schema import HepoptConfig
 from hepopt.errors import TrainingError
+from hepopt.search.overtraining import overtraining_ratios, penalised, violations
 from hepopt.search.samplers import make_pruner, make_sampler
 from hepopt.search.space import SearchSpace
 from hepopt.search.trial import TrialRunner, trial_model_path
 
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,11 @@ def run_search(
     target = config.search.n_trials if n_trials is None else n_trials
     probe = open_study(config, runner.directions, space=space)
     _fail_interrupted(probe)
-    done = sum(t.state in FINISHED for t in probe.get_trials(deepcopy=False))
+    # Trials a killed driver interrupted do not count: the resumed run makes up for them.
+    done = sum(
+        t.state in FINISHED and not t.user_attrs.get("fail_reason", "").startswith(INTERRUPTED)
+        for t in probe.get_trials(deepcopy=False)
+    )
     # Reseed on resume, or the sampler would replay the random start-up points already tried.
     study = open_study(config, runner.directions, sampler_seed=config.seed + done, space=space)
     if not study.get_trials(deepcopy=False):
@@ -98,7 +104,7 @@ def _fail_interrupted(study: optuna.Study) -> None:
     sharing a study need Optuna's heartbeat (``fail_stale_trials``) instead.
     """
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", "interrupted (process stopped)")
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"{INTERRUPTED} (process stopped)")
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
 
 
@@ -108,6 +114,15 @@ def _objective_function(
     output_dir = config.output_dir
 
     prune = config.search.pruner != "none"
+    checks = config.search.overtraining.max_loss_ratio is not None or (
+        config.search.overtraining.max_objective_ratio is not None
+    )
+
+    def failed(trial: optuna.Trial, reason: str) -> float | tuple[float, ...]:
+        # NaN makes Optuna record the trial as FAIL, once, without logging a traceback.
+        trial.set_user_attr("fail_reason", reason)
+        nans = tuple(float("nan") for _ in runner.objectives)
+        return nans if len(nans) > 1 else nans[0]
 
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         params = space.sample(trial)
@@ -122,11 +137,12 @@ def _objective_function(
 
         try:
             outcome = runner.run(params, on_epoch=report if prune else None)
+        except optuna.TrialPruned:
+            raise
         except TrainingError as err:
-            # NaN makes Optuna record the trial as FAIL without logging a traceback.
-            trial.set_user_attr("fail_reason", str(err))
-            nans = tuple(float("nan") for _ in runner.objectives)
-            return nans if len(nans) > 1 else nans[0]
+            return failed(trial, str(err))
+        except Exception as err:  # noqa: BLE001 - a bug or a parameter the model cannot take: fail this trial once
+            return failed(trial, f"{type(err).__name__}: {err}")
         trial.set_user_attr("best_epoch", outcome.training.best_epoch + 1)
         trial.set_user_attr("epochs", len(outcome.training.history))
         trial.set_user_attr("val_loss", outcome.training.best_val_loss)
@@ -134,8 +150,21 @@ def _objective_function(
         for result in outcome.results:
             for key, value in result.extras.items():
                 trial.set_user_attr(key, value)
+        values = outcome.values
+        if checks:
+            ratios = overtraining_ratios(runner, outcome, params)
+            for key, value in ratios.items():
+                trial.set_user_attr(key, value)
+            broken = violations(ratios, config.search.overtraining)
+            if broken:
+                reason = "overtraining: " + "; ".join(f"{n} {r:.3g} > {lim:g}" for n, r, lim in broken)
+                trial.set_user_attr("fail_reason", reason)
+                if config.search.overtraining.action == "prune":
+                    raise optuna.TrialPruned(reason)
+                factor = min(lim / r for _, r, lim in broken)
+                values = penalised(values, runner.directions, factor)
         outcome.classifier.save(trial_model_path(output_dir, trial.number))
-        return outcome.values if len(outcome.values) > 1 else outcome.values[0]
+        return values if len(values) > 1 else values[0]
 
     return objective
 

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
-from hepopt.objectives import make_objective
+from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult, make_objective
 from hepopt.search.space import SearchSpace
 from hepopt.search.study import open_study, run_search, storage_url
 from hepopt.search.trial import TrialRunner, trial_model_path
@@ -65,7 +65,8 @@ def test_interrupted_trial_is_marked_failed_and_replaced(samples_dir: Path, tmp_
     assert stale.user_attrs["fail_reason"].startswith("interrupted")
     complete_numbers = [t.number for t in trials if t.state == TrialState.COMPLETE]
     assert complete_numbers[:2] == [0, 1]  # finished trials kept, not redone
-    assert outcome.trials_run == 0  # 2 complete + 1 failed reach the target of 3 ...
+    assert outcome.trials_run == 1  # the interrupted trial does not count: one more is run ...
+    assert sum(t.state == TrialState.COMPLETE for t in outcome.study.get_trials()) == 3
     more = run_search(config, space, runner, n_trials=5)
     assert more.trials_run == 2  # ... and a larger target runs exactly the missing ones
 
@@ -131,3 +132,49 @@ def test_samplers_are_seeded(samples_dir: Path, tmp_path: Path, sampler: str) ->
         params.append([t.params for t in outcome.study.get_trials()])
     assert params[0] == params[1]  # same seed, same points
     assert params[0][0] != params[0][1]
+
+
+class Exploding(Objective):
+    """A plugin with a bug: every evaluation raises."""
+
+    name = "exploding"
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        msg = "boom"
+        raise ValueError(msg)
+
+
+def test_a_buggy_objective_fails_each_trial_once(samples_dir: Path, tmp_path: Path) -> None:
+    config, space, runner = setup(samples_dir, tmp_path, name="buggy")
+    buggy = TrialRunner(runner.sets, (Exploding(),), "abs", config.seed)
+    outcome = run_search(config, space, buggy, n_trials=2)
+    trials = outcome.study.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
+    assert all(t.user_attrs["fail_reason"] == "ValueError: boom" for t in trials)
+    assert run_search(config, space, buggy, n_trials=2).trials_run == 0  # not retried
+
+
+def test_overtraining_penalty_matches_the_recomputed_ratios(samples_dir: Path, tmp_path: Path) -> None:
+    from hepopt.training.trainer import evaluate_loss
+
+    overtraining = {"max_loss_ratio": 0.5, "action": "penalise"}  # every classifier breaks it
+    config, space, runner = setup(
+        samples_dir, tmp_path, name="penalty", search={"n_trials": 2, "overtraining": overtraining}
+    )
+    outcome = run_search(config, space, runner, n_trials=2)
+    for trial in outcome.study.get_trials():
+        assert trial.state == TrialState.COMPLETE
+        classifier = Classifier.load(trial_model_path(config.output_dir, trial.number))
+        params = classifier.params
+        train = runner.sets.train.batchable(params.signal_weight, "abs")
+        val = runner.sets.validation.batchable(params.signal_weight, "abs")
+        ratio = evaluate_loss(classifier.model, val) / evaluate_loss(classifier.model, train)
+        raw = runner.score(classifier, "validation")[0].value
+        assert trial.user_attrs["loss_ratio"] == pytest.approx(ratio, rel=1e-6)
+        assert trial.value == pytest.approx(raw * 0.5 / ratio, rel=1e-6)
+        assert trial.user_attrs["fail_reason"].startswith("overtraining: loss_ratio")
+
+    pruning = {"max_loss_ratio": 0.5, "action": "prune"}
+    config, space, runner = setup(samples_dir, tmp_path / "p", name="prune_ot", search={"overtraining": pruning})
+    outcome = run_search(config, space, runner, n_trials=2)
+    assert [t.state for t in outcome.study.get_trials()] == [TrialState.PRUNED] * 2
