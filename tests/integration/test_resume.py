@@ -12,9 +12,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-from optuna.trial import TrialState
-
 from conftest import analysis_config, write_config
+from optuna.trial import TrialState
 
 pytestmark = pytest.mark.integration
 
