@@ -185,6 +185,9 @@ class OvertrainingConfig(_Strict):
 
 
 class SearchConfig(_Strict):
+    backend: Literal["local", "ray"] = "local"
+    workers: int = Field(default=2, ge=1)  # parallel trials on Ray
+    ray_address: str | None = None  # join this Ray cluster (else RAY_ADDRESS, else an embedded local Ray)
     sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc", "nsga2"] = "tpe"
     population_size: int = Field(default=16, ge=2)  # nsga2: individuals per generation
     mutation_prob: float | None = Field(default=None, ge=0, le=1)  # nsga2; default 1 / number of params

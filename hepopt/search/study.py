@@ -9,11 +9,9 @@ from typing import Any
 
 import optuna
 from optuna.trial import TrialState
-from torch import nn
 
 from hepopt.config.schema import HepoptConfig
-from hepopt.errors import TrainingError
-from hepopt.search.overtraining import overtraining_ratios, penalised, violations
+from hepopt.search.execution import FAIL, PRUNED, execute_trial, pruning_reporter
 from hepopt.search.samplers import make_pruner, make_sampler
 from hepopt.search.space import SearchSpace
 from hepopt.search.trial import TrialRunner, trial_model_path
@@ -87,7 +85,11 @@ def run_search(
             space.check_point(point, f"{config.source}: search.enqueue.{i}")
             study.enqueue_trial(point, user_attrs={"enqueued": True})
     remaining = max(target - done, 0)
-    if remaining:
+    if remaining and config.search.backend == "ray":
+        from hepopt.search.ray_backend import run_on_ray
+
+        run_on_ray(study, config, space, runner, remaining, callbacks or [])
+    elif remaining:
         study.optimize(
             _objective_function(config, space, runner),
             n_trials=remaining,
@@ -110,61 +112,22 @@ def _fail_interrupted(study: optuna.Study) -> None:
 
 def _objective_function(
     config: HepoptConfig, space: SearchSpace, runner: TrialRunner
-) -> Callable[[optuna.Trial], float]:
-    output_dir = config.output_dir
-
+) -> Callable[[optuna.Trial], float | tuple[float, ...]]:
     prune = config.search.pruner != "none"
-    checks = config.search.overtraining.max_loss_ratio is not None or (
-        config.search.overtraining.max_objective_ratio is not None
-    )
-
-    def failed(trial: optuna.Trial, reason: str) -> float | tuple[float, ...]:
-        # NaN makes Optuna record the trial as FAIL, once, without logging a traceback.
-        trial.set_user_attr("fail_reason", reason)
-        nans = tuple(float("nan") for _ in runner.objectives)
-        return nans if len(nans) > 1 else nans[0]
 
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         params = space.sample(trial)
-
-        def report(epoch: int, _train_loss: float, _val_loss: float, model: nn.Module) -> None:
-            # The pruner compares the objective itself after each epoch, in the study's direction.
-            trial.report(runner.validation_value(model, params), epoch)
-            if trial.should_prune():
-                reason = f"pruned after epoch {epoch}"
-                trial.set_user_attr("fail_reason", reason)
-                raise optuna.TrialPruned(reason)
-
-        try:
-            outcome = runner.run(params, on_epoch=report if prune else None)
-        except optuna.TrialPruned:
-            raise
-        except TrainingError as err:
-            return failed(trial, str(err))
-        except Exception as err:  # noqa: BLE001 - a bug or a parameter the model cannot take: fail this trial once
-            return failed(trial, f"{type(err).__name__}: {err}")
-        trial.set_user_attr("best_epoch", outcome.training.best_epoch + 1)
-        trial.set_user_attr("epochs", len(outcome.training.history))
-        trial.set_user_attr("val_loss", outcome.training.best_val_loss)
-        trial.set_user_attr("train_seconds", round(outcome.training.seconds, 3))
-        for result in outcome.results:
-            for key, value in result.extras.items():
-                trial.set_user_attr(key, value)
-        values = outcome.values
-        if checks:
-            ratios = overtraining_ratios(runner, outcome, params)
-            for key, value in ratios.items():
-                trial.set_user_attr(key, value)
-            broken = violations(ratios, config.search.overtraining)
-            if broken:
-                reason = "overtraining: " + "; ".join(f"{n} {r:.3g} > {lim:g}" for n, r, lim in broken)
-                trial.set_user_attr("fail_reason", reason)
-                if config.search.overtraining.action == "prune":
-                    raise optuna.TrialPruned(reason)
-                factor = min(lim / r for _, r, lim in broken)
-                values = penalised(values, runner.directions, factor)
-        outcome.classifier.save(trial_model_path(output_dir, trial.number))
-        return values if len(values) > 1 else values[0]
+        reporter = pruning_reporter(trial, runner, params) if prune else None
+        record = execute_trial(runner, params, config.search.overtraining, reporter)
+        for key, value in record.attrs.items():
+            trial.set_user_attr(key, value)
+        if record.state == PRUNED:
+            raise optuna.TrialPruned(record.attrs["fail_reason"])
+        if record.state == FAIL:  # NaN: Optuna records FAIL, once, without logging a traceback
+            nans = tuple(float("nan") for _ in runner.objectives)
+            return nans if len(nans) > 1 else nans[0]
+        record.classifier.save(trial_model_path(config.output_dir, trial.number))  # type: ignore[union-attr]
+        return record.values if len(record.values) > 1 else record.values[0]
 
     return objective
 

@@ -40,8 +40,11 @@ class Classifier:
         return predict_proba(self.model, x)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
+        save_payload(self.payload(), path)
+
+    def payload(self) -> dict[str, object]:
+        """Plain tensors, numbers and strings: what the file holds (and what Ray workers send)."""
+        return {
             "format": _FORMAT,
             "version": _VERSION,
             "family": "mlp",
@@ -51,9 +54,6 @@ class Classifier:
             "scaler_scale": torch.from_numpy(self.scaler.scale),
             "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path, device: str = "cpu") -> Classifier:
@@ -72,3 +72,11 @@ class Classifier:
         model.eval()
         scaler = Standardizer(payload["scaler_mean"].numpy(), payload["scaler_scale"].numpy())
         return cls(model, scaler, names, params)
+
+
+def save_payload(payload: dict[str, object], path: Path) -> None:
+    """Write a classifier payload atomically (a killed run never leaves half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)

@@ -1,0 +1,95 @@
+"""Trials per minute on Ray with 1 and 2 workers, and what shipping the data costs.
+
+Runs the same fixed trials (the example analysis, small networks, a fixed number of epochs) with
+one worker and with two, each on a fresh local Ray, and prints the scaling ratio (target >= 1.6
+with 2 workers on 2 cores). Ray's start-up is outside the timed region; the data shipping
+(``ray.put`` plus each worker deserialising it once) is timed on its own.
+
+    python bench/ray_scaling.py [--trials 16] [--scale 1.0] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ANALYSIS = ROOT / "analyses" / "zprime_ttbar"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--scale", type=float, default=1.0, help="sample size relative to the example's")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+
+    import optuna
+    import ray
+    import yaml
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from hepopt.config import config_from_dict
+    from hepopt.data.stage import prepare_data
+    from hepopt.objectives import make_objective
+    from hepopt.search.space import SearchSpace
+    from hepopt.search.study import run_search
+    from hepopt.search.trial import TrialRunner
+    from hepopt.training.sets import TrainingSets
+
+    sys.path.insert(0, str(ANALYSIS))
+    import make_samples
+
+    work = Path(tempfile.mkdtemp(prefix="hepopt-ray-bench-"))
+    make_samples.make_samples(work / "samples", scale=args.scale)
+    raw = yaml.safe_load((ANALYSIS / "hepopt.yaml").read_text())
+    text = json.dumps(raw).replace("samples/", f"{work / 'samples'}/")
+    raw = json.loads(text)
+    raw["features"] = [f for f in raw["features"] if not (isinstance(f, dict) and "callable" in f)]
+    # Fixed work per trial: the same small network for a fixed number of epochs.
+    raw["model"]["space"] = {
+        "units": {"type": "categorical", "choices": [32]},
+        "n_layers": 2,
+        "max_epochs": 6,
+        "patience": 100,
+    }
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    result = {}
+    for workers in (1, 2):
+        raw["search"] = {"backend": "ray", "workers": workers, "sampler": "random"}
+        raw["name"] = f"bench_w{workers}"
+        config = config_from_dict(raw, work / f"w{workers}" / "hepopt.yaml")
+        table = prepare_data(config, progress=False)
+        sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
+        runner = TrialRunner(sets, (make_objective("asimov_significance"),), "abs", config.seed)
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+        start = time.perf_counter()
+        ref = ray.put(runner)
+        probe = ray.remote(lambda r: len(r.sets.train))
+        ray.get(probe.remote(ref))
+        shipping = time.perf_counter() - start
+        start = time.perf_counter()
+        run_search(config, SearchSpace.from_config(config.model), runner, n_trials=args.trials)
+        elapsed = time.perf_counter() - start
+        ray.shutdown()
+        result[f"workers_{workers}"] = {
+            "trials_per_minute": round(60 * args.trials / elapsed, 2),
+            "seconds": round(elapsed, 2),
+            "data_shipping_s": round(shipping, 3),
+            "train_events": len(sets.train),
+        }
+    result["scaling_ratio_2_over_1"] = round(
+        result["workers_2"]["trials_per_minute"] / result["workers_1"]["trials_per_minute"], 3
+    )
+    print(json.dumps(result, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Trials on a real local Ray (two workers): parallel, reproducible, pruned, and surviving a
+worker killed mid-trial."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from conftest import analysis_config
+from hepopt.config import config_from_dict
+from hepopt.data.stage import prepare_data
+from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult, make_objective
+from hepopt.search.ray_backend import WORKER_DIED
+from hepopt.search.space import SearchSpace
+from hepopt.search.study import run_search
+from hepopt.search.trial import TrialRunner, trial_model_path
+from hepopt.training import Classifier
+from hepopt.training.sets import TrainingSets
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> object:
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    # Objectives defined in this test module travel to the workers by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield ray
+    ray.shutdown()
+
+
+def setup(samples_dir: Path, folder: Path, objective: Objective | None = None, **search: object) -> tuple:
+    raw = analysis_config(samples_dir, name=folder.name)
+    raw["search"] = {"backend": "ray", "workers": 2, **search}
+    config = config_from_dict(raw, folder / "hepopt.yaml")
+    table = prepare_data(config, progress=False)
+    sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
+    objective = objective or make_objective("asimov_significance")
+    return config, SearchSpace.from_config(config.model), TrialRunner(sets, (objective,), "abs", config.seed)
+
+
+def test_trials_run_in_parallel_on_two_workers(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
+    good = {"learning_rate": 5e-3, "n_layers": 2, "units": 32, "batch_size": 256}
+    bad = {"learning_rate": 1.01e-3, "n_layers": 1, "units": 16, "batch_size": 1024, "signal_weight": 0.5}
+    config, space, runner = setup(
+        samples_dir, tmp_path / "parallel", pruner="median", enqueue=[good, good, good, bad, bad, bad]
+    )
+    seen = []
+    outcome = run_search(config, space, runner, n_trials=6, callbacks=[lambda s, t: seen.append(t.number)])
+    trials = outcome.study.get_trials()
+    assert sorted(seen) == list(range(6))  # progress callbacks fire for every trial
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len({t.user_attrs["worker_pid"] for t in trials}) == 2
+    assert os.getpid() not in {t.user_attrs["worker_pid"] for t in trials}
+    overlapping = any(
+        a.datetime_start < b.datetime_complete and b.datetime_start < a.datetime_complete
+        for i, a in enumerate(trials)
+        for b in trials[i + 1 :]
+    )
+    assert overlapping  # two trials ran at the same time
+    for trial in complete:  # the model the worker sent back reproduces the value it reported
+        classifier = Classifier.load(trial_model_path(config.output_dir, trial.number))
+        assert runner.score(classifier, "validation")[0].value == pytest.approx(trial.value, rel=1e-6)
+        assert trial.value == pytest.approx(trial.intermediate_values[trial.user_attrs["best_epoch"]], rel=1e-9)
+    assert any(t.state == TrialState.PRUNED for t in trials)  # pruning works from the workers
+
+
+class KillsItsWorker(Objective):
+    """Kills the worker process the first time it runs (a marker file remembers), like an OOM kill."""
+
+    name = "kills_its_worker"
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        if not Path(self.marker).exists():
+            Path(self.marker).write_text("killed once")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return ObjectiveResult(float(inputs.scores.mean()))
+
+
+def test_a_killed_worker_fails_its_trial_and_the_study_goes_on(
+    local_ray: object, samples_dir: Path, tmp_path: Path
+) -> None:
+    objective = KillsItsWorker(str(tmp_path / "marker"))
+    config, space, runner = setup(samples_dir, tmp_path / "killed", objective=objective)
+    outcome = run_search(config, space, runner, n_trials=4)
+    trials = outcome.study.get_trials()
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1
+    assert failed[0].user_attrs["fail_reason"] == WORKER_DIED
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
