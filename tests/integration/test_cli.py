@@ -12,12 +12,13 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from conftest import analysis_config, write_config
 
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
+
+from conftest import analysis_config, write_config
 
 pytestmark = pytest.mark.integration
 

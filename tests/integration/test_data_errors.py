@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import flat_config
-from make_files import write_flat, write_truncated
 
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.errors import ConfigError, DataError
+
+from conftest import flat_config
+from make_files import write_flat, write_truncated
 
 pytestmark = pytest.mark.integration
 

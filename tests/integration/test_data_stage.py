@@ -9,12 +9,13 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
-from conftest import analysis_config, flat_config
-from make_files import write_flat
 
 from hepopt.config import config_from_dict
 from hepopt.data import EventTable
 from hepopt.data.stage import prepare_data
+
+from conftest import analysis_config, flat_config
+from make_files import write_flat
 
 pytestmark = pytest.mark.integration
 

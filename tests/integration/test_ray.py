@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
-from conftest import analysis_config
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult, make_objective
@@ -21,6 +20,8 @@ from hepopt.search.study import run_search
 from hepopt.search.trial import TrialRunner, trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
+
+from conftest import analysis_config
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,11 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
-from conftest import SHARED_REAL_ROOT
 
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
+
+from conftest import SHARED_REAL_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import analysis_config, write_config
 from optuna.trial import TrialState
+
+from conftest import analysis_config, write_config
 
 pytestmark = pytest.mark.integration
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+
 from conftest import analysis_config, write_config
 from test_cli import hepopt
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import analysis_config
 from optuna.trial import TrialState
 
 from hepopt.config import config_from_dict
@@ -17,6 +16,8 @@ from hepopt.search.study import open_study, run_search, storage_url
 from hepopt.search.trial import TrialRunner, trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
+
+from conftest import analysis_config
 
 pytestmark = pytest.mark.integration
 
