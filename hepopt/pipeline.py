@@ -95,11 +95,28 @@ def optimize(
     stage("data")
     table = prepare_data(config, progress=progress)
     split = config.data.split
-    sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed, _device(config))
+    fractions = (split.train, split.validation, split.test)
     adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
 
     stage("search")
-    runner = TrialRunner(sets, objectives, config.training.negative_weights, config.seed, adversary)
+    cv = config.search.cross_validation
+    folds = [None] if cv is None else [(cv.folds, i, cv.by) for i in range(cv.folds)]
+    runners = tuple(
+        TrialRunner(
+            TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold),
+            objectives,
+            config.training.negative_weights,
+            config.seed,
+            adversary,
+        )
+        for fold in folds
+    )
+    if cv is None:
+        runner: Any = runners[0]
+    else:
+        from hepopt.search.cross_validation import CrossValidatedRunner
+
+        runner = CrossValidatedRunner(runners)
     outcome = run_search(config, space, runner, n_trials=n_trials, callbacks=trial_callbacks)
 
     stage("results")

@@ -184,6 +184,13 @@ class OvertrainingConfig(_Strict):
     action: Literal["prune", "penalise"] = "prune"
 
 
+class CrossValidationConfig(_Strict):
+    """k-fold training per trial over the events outside the test split."""
+
+    folds: int = Field(default=5, ge=2)
+    by: Literal["random", "event_number"] = "event_number"
+
+
 class SearchConfig(_Strict):
     backend: Literal["local", "ray"] = "local"
     workers: int = Field(default=2, ge=1)  # parallel trials on Ray
@@ -195,6 +202,7 @@ class SearchConfig(_Strict):
     pruner: Literal["none", "median", "hyperband", "successive_halving"] = "none"
     enqueue: list[dict[str, Any]] = []  # known-good points tried first
     overtraining: OvertrainingConfig = OvertrainingConfig()
+    cross_validation: CrossValidationConfig | None = None
     n_trials: int = Field(default=20, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     storage: str | None = None

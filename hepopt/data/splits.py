@@ -53,3 +53,25 @@ def full_luminosity_scale(table: EventTable, split: np.ndarray, which: int) -> n
     in_split = np.bincount(group[split == which], minlength=n_groups)
     factor = np.divide(total, in_split, out=np.zeros(n_groups), where=in_split > 0)
     return factor[group]
+
+
+def cross_validation_split(
+    table: EventTable, split: np.ndarray, folds: int, fold: int, by: str, seed: int
+) -> np.ndarray:
+    """Fold ``fold`` of ``folds`` over the events outside the test split: its events become the
+    validation split, all others the training split; the test split is left as it is.
+
+    ``by="event_number"`` puts an event in fold ``event_id % folds`` (the way HEP analyses split,
+    so that every event is used and the model applied to an event never saw it); ``"random"``
+    uses a hash of (seed, dataset, event id), so varied copies follow their nominal event.
+    """
+    if by == "event_number":
+        fold_of = np.mod(table.event_id, folds)
+    else:
+        keys = np.array([zlib.crc32(name.encode()) for name in table.dataset_names], dtype=np.uint64)
+        fold_of = np.floor(uniform_from_ids(table.event_id, keys[table.dataset], seed + 1) * folds).astype(np.int64)
+    out = split.copy()
+    outside_test = split != TEST
+    out[outside_test & (fold_of == fold)] = VALIDATION
+    out[outside_test & (fold_of != fold)] = TRAIN
+    return out

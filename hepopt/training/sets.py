@@ -18,6 +18,7 @@ from hepopt.data.splits import (
     TRAIN,
     VALIDATION,
     assign_splits,
+    cross_validation_split,
     full_luminosity_scale,
 )
 from hepopt.data.table import EventTable
@@ -68,10 +69,21 @@ class TrainingSets:
 
     @classmethod
     def from_table(
-        cls, table: EventTable, fractions: tuple[float, float, float], seed: int, device: str = "cpu"
+        cls,
+        table: EventTable,
+        fractions: tuple[float, float, float],
+        seed: int,
+        device: str = "cpu",
+        fold: tuple[int, int, str] | None = None,
     ) -> TrainingSets:
-        """Split every event; weights of each split are scaled back to the full luminosity."""
+        """Split every event; weights of each split are scaled back to the full luminosity.
+
+        With ``fold = (folds, index, by)`` the training and validation splits are those of one
+        cross-validation fold (see :func:`cross_validation_split`); the test split is unchanged.
+        """
         split = assign_splits(table, fractions, seed)
+        if fold is not None:
+            split = cross_validation_split(table, split, fold[0], fold[1], fold[2], seed)
         nominal_rows = table.variation == 0
         for which, name in enumerate(SPLIT_NAMES):
             labels = table.label[nominal_rows & (split == which)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -179,3 +180,42 @@ def test_overtraining_penalty_matches_the_recomputed_ratios(samples_dir: Path, t
     config, space, runner = setup(samples_dir, tmp_path / "p", name="prune_ot", search={"overtraining": pruning})
     outcome = run_search(config, space, runner, n_trials=2)
     assert [t.state for t in outcome.study.get_trials()] == [TrialState.PRUNED] * 2
+
+
+def test_cross_validated_trial_is_the_mean_over_folds(samples_dir: Path, tmp_path: Path) -> None:
+    from hepopt.search.cross_validation import CrossValidatedRunner
+    from hepopt.training import TrainParams
+
+    config, space, single = setup(samples_dir, tmp_path, name="cv")
+    table = prepare_data(config, progress=False)
+    folds = tuple(
+        TrialRunner(
+            TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed, fold=(3, i, "event_number")),
+            single.objectives,
+            "abs",
+            config.seed,
+        )
+        for i in range(3)
+    )
+    runner = CrossValidatedRunner(folds)
+    assert runner.sets is folds[0].sets
+    outcome = run_search(config, space, runner, n_trials=2)
+    for trial in outcome.study.get_trials():
+        params = TrainParams.from_mapping({**space.baseline(), **trial.params})
+        by_hand = [fold.run(params).values[0] for fold in folds]  # each fold trained on its own
+        assert trial.user_attrs["cv_values"] == pytest.approx(by_hand, rel=1e-9)
+        assert trial.value == pytest.approx(np.mean(by_hand), rel=1e-9)
+        assert trial.user_attrs["cv_std"] == pytest.approx(np.std(by_hand, ddof=1), rel=1e-6)
+        assert len(set(by_hand)) == 3  # the folds really differ
+
+
+def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_path: Path) -> None:
+    from hepopt.pipeline import optimize
+
+    raw = analysis_config(samples_dir, name="cv_pipeline")
+    raw["search"] = {"n_trials": 1, "cross_validation": {"folds": 2, "by": "random"}}
+    result = optimize(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
+    study = optuna.load_study(study_name="cv_pipeline", storage=f"sqlite:///{tmp_path / 'results' / 'study.db'}")
+    trial = study.trials[0]
+    assert trial.user_attrs["cv_folds"] == 2
+    assert result.best.validation == [pytest.approx(np.mean(trial.user_attrs["cv_values"]))]

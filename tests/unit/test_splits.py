@@ -59,3 +59,21 @@ def test_full_luminosity_scale_preserves_expected_counts(which: int) -> None:
             group = (t.dataset == ds) & (t.variation == var)
             n_all, n_split = group.sum(), (group & mask).sum()
             np.testing.assert_allclose(factor[group & mask], n_all / n_split)
+
+
+@pytest.mark.parametrize("by", ["event_number", "random"])
+def test_cross_validation_folds_cover_every_event_once(by: str) -> None:
+    from hepopt.data.splits import cross_validation_split
+
+    t = table(3000, n_variations=2)
+    split = assign_splits(t, (0.6, 0.2, 0.2), seed=4)
+    validation_counts = np.zeros(len(t), dtype=int)
+    for fold in range(3):
+        cv = cross_validation_split(t, split, 3, fold, by, seed=4)
+        np.testing.assert_array_equal(cv == TEST, split == TEST)  # the test split never moves
+        validation_counts += cv == VALIDATION
+        if by == "event_number":
+            np.testing.assert_array_equal(cv[split != TEST] == VALIDATION, (t.event_id % 3 == fold)[split != TEST])
+        # the varied copy of an event is in the same fold as the nominal one
+        np.testing.assert_array_equal(cv[: len(t) // 2], cv[len(t) // 2 :])
+    np.testing.assert_array_equal(validation_counts, (split != TEST).astype(int))
