@@ -13,6 +13,7 @@ from rich.table import Table
 _STAGES = {
     "data": "Reading the samples through the coffea processor",
     "search": "Searching hyperparameters",
+    "finetune": "Fine-tuning the best trials with population-based training (Ray Tune)",
     "results": "Writing the best model, tables and plots",
 }
 
@@ -98,6 +99,12 @@ class Display:
             base = result.baseline.params.get(name, "") if result.baseline else ""
             params.add_row(name, _fmt(value), _fmt(base))
         self.out.print(params)
+        if result.finetune:
+            ft = result.finetune
+            self.out.print(
+                f"population-based fine-tuning: validation {ft['validation']:.4g} (search {ft['search_validation']:.4g}), "
+                f"test {ft['test']:.4g} (search {ft['search_test']:.4g}); model in {ft['model_path']}"
+            )
         self.out.print(
             f"{result.n_complete} trials complete, {result.n_failed} failed, {result.trials_run} run now; "
             f"results in {result.output_dir}"

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import optuna
 
     from hepopt.data.table import EventTable
+    from hepopt.search.finetune import FinetuneResult
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import SearchOutcome, TrialCallback
     from hepopt.search.trial import TrialRunner
@@ -47,6 +48,7 @@ class OptimizeResult:
     trials_run: int
     yields: dict[str, dict[str, float]]
     files: dict[str, Path]
+    finetune: dict[str, Any] | None = None  # PBT's best vs. the best search trial
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,8 +121,15 @@ def optimize(
         runner = CrossValidatedRunner(runners)
     outcome = run_search(config, space, runner, n_trials=n_trials, callbacks=trial_callbacks)
 
+    finetuned = None
+    if config.finetune is not None:
+        from hepopt.search.finetune import finetune
+
+        stage("finetune")
+        finetuned = finetune(config, space, runner, outcome.study)
+
     stage("results")
-    return _write_results(config, space, runner, outcome, table)
+    return _write_results(config, space, runner, outcome, table, finetuned)
 
 
 def _device(config: HepoptConfig) -> str:
@@ -135,7 +144,12 @@ def _device(config: HepoptConfig) -> str:
 
 
 def _write_results(
-    config: HepoptConfig, space: SearchSpace, runner: TrialRunner, outcome: SearchOutcome, table: EventTable
+    config: HepoptConfig,
+    space: SearchSpace,
+    runner: TrialRunner,
+    outcome: SearchOutcome,
+    table: EventTable,
+    finetuned: FinetuneResult | None = None,
 ) -> OptimizeResult:
     from optuna.trial import TrialState
 
@@ -199,6 +213,7 @@ def _write_results(
         trials_run=outcome.trials_run,
         yields=_yields(table),
         files=files,
+        finetune=None if finetuned is None else asdict(finetuned),
     )
     write_json(files["summary"], result.to_dict())
     return result

@@ -208,6 +208,20 @@ class SearchConfig(_Strict):
     storage: str | None = None
 
 
+class FinetuneConfig(_Strict):
+    """Population-based training (Ray Tune PBT) after the search, starting from its best trials.
+
+    ``population`` trials start from the hyperparameters of the best completed trials (cycling
+    through them if there are fewer) and train for ``epochs``; every ``perturbation_interval``
+    epochs the worst quarter copies the weights of the best quarter and perturbs ``mutations``.
+    """
+
+    population: int = Field(default=4, ge=2)
+    epochs: int = Field(default=20, ge=1)
+    perturbation_interval: int = Field(default=2, ge=1)
+    mutations: list[Literal["learning_rate", "batch_size", "dropout"]] = ["learning_rate", "batch_size", "dropout"]
+
+
 class HepoptConfig(_Strict):
     """The whole ``hepopt.yaml``."""
 
@@ -226,6 +240,7 @@ class HepoptConfig(_Strict):
     objective: ObjectiveConfig = ObjectiveConfig()
     objectives: list[ObjectiveConfig] | None = Field(default=None, min_length=2)
     search: SearchConfig = SearchConfig()
+    finetune: FinetuneConfig | None = None
 
     _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
 

@@ -105,7 +105,7 @@ def train_classifier(
         result = TrainResult(model)
         best_state, best_loss, since_best = None, float("inf"), 0
         for epoch in range(params.max_epochs):
-            train_loss = _epoch(model, optimizer, train, params, shuffle, penalised)
+            train_loss = train_epoch(model, optimizer, train, params, shuffle, penalised)
             val_loss = evaluate_loss(model, val)
             if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
                 msg = f"loss diverged at epoch {epoch + 1} (train {train_loss}, validation {val_loss})"
@@ -127,7 +127,7 @@ def train_classifier(
     return result
 
 
-def _epoch(
+def train_epoch(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     data: Batchable,
@@ -135,6 +135,8 @@ def _epoch(
     shuffle: torch.Generator,
     penalised: list[torch.Tensor],
 ) -> float:
+    """One pass over ``data`` in shuffled batches; returns the mean training loss (with the L1/L2
+    penalties on ``penalised``)."""
     model.train()
     order = torch.randperm(len(data), generator=shuffle, device=data.x.device)
     # One gather per epoch, then batches are views: cheaper than indexing every batch.

@@ -100,3 +100,31 @@ def test_a_killed_worker_fails_its_trial_and_the_study_goes_on(
     assert len(failed) == 1
     assert failed[0].user_attrs["fail_reason"] == WORKER_DIED
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
+
+
+def test_population_based_finetuning_after_the_search(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
+    from hepopt.search.finetune import finetune
+
+    config, space, runner = setup(samples_dir, tmp_path / "pbt")
+    raw = config.model_dump(by_alias=True)
+    raw["finetune"] = {"population": 2, "epochs": 4, "perturbation_interval": 2}
+    config = config_from_dict(raw, tmp_path / "pbt" / "hepopt.yaml")
+    outcome = run_search(config, space, runner, n_trials=3)
+    result = finetune(config, space, runner, outcome.study)
+    best = outcome.study.best_trial
+    assert result.search_validation == pytest.approx(best.value)
+    reloaded = Classifier.load(result.model_path)  # an ordinary classifier file
+    assert runner.score(reloaded, "validation")[0].value == pytest.approx(result.validation, rel=1e-6)
+    assert runner.score(reloaded, "test")[0].value == pytest.approx(result.test, rel=1e-6)
+    for key in ("n_layers", "units", "activation"):  # the population keeps the best trial's architecture
+        assert result.params[key] == {**space.baseline(), **best.params}[key]
+    # The best checkpoint is the best reported epoch of any member.
+    import json
+
+    reported = [
+        json.loads(line)["objective"]
+        for path in (tmp_path / "pbt" / "results" / "finetune" / "pbt").glob("*/result.json")
+        for line in path.read_text().splitlines()
+    ]
+    assert len(reported) >= 2 * 4
+    assert result.validation == pytest.approx(max(reported), rel=1e-6)
