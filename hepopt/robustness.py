@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from hepopt.significance import histogram
+
 CLASSES = ((1, "signal"), (0, "background"))
 
 
@@ -33,10 +35,6 @@ def binned_ks(p: np.ndarray, q: np.ndarray) -> float:
     if p.sum() <= 0 or q.sum() <= 0:
         return float("nan")
     return float(np.max(np.abs(np.cumsum(p) / p.sum() - np.cumsum(q) / q.sum())))
-
-
-def histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    return np.histogram(np.clip(scores, edges[0], edges[-1]), bins=edges, weights=weights)[0]
 
 
 def output_shift(

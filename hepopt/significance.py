@@ -14,16 +14,19 @@ import numpy as np
 DEFAULT_MIN_BACKGROUND = 1e-3
 
 
+def histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Weighted histogram of the classifier output; values on or past the outer edges count in
+    the outer bins."""
+    return np.histogram(np.clip(scores, edges[0], edges[-1]), bins=edges, weights=weights)[0]
+
+
 def binned_yields(
     scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, edges: Sequence[float] | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted histograms of the classifier output for signal (label 1) and background (0)."""
     edges = np.asarray(edges, dtype=np.float64)
-    clipped = np.clip(scores, edges[0], edges[-1])  # keep values on the outer edges in range
     signal = labels == 1
-    s, _ = np.histogram(clipped[signal], bins=edges, weights=weights[signal])
-    b, _ = np.histogram(clipped[~signal], bins=edges, weights=weights[~signal])
-    return s, b
+    return histogram(scores[signal], weights[signal], edges), histogram(scores[~signal], weights[~signal], edges)
 
 
 def merge_map(b: np.ndarray, min_background: float = DEFAULT_MIN_BACKGROUND) -> np.ndarray:

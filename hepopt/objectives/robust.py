@@ -8,11 +8,12 @@ import numpy as np
 
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
 from hepopt.profiled_significance import group_variations, histosys_spec, pyhf_asimov_significance_profiled
-from hepopt.robustness import histogram, output_shift
+from hepopt.robustness import output_shift
 from hepopt.significance import (
     DEFAULT_MIN_BACKGROUND,
     apply_merge,
     asimov_significance_closed_form,
+    histogram,
     merge_map,
 )
 

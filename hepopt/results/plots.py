@@ -78,8 +78,9 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
     import matplotlib.pyplot as plt
     import mplhep
 
-    from hepopt.robustness import CLASSES, histogram, jensen_shannon
+    from hepopt.robustness import CLASSES, jensen_shannon
     from hepopt.search.trial import objective_inputs
+    from hepopt.significance import histogram
 
     inputs = objective_inputs(classifier, sets, split)  # type: ignore[arg-type]
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
