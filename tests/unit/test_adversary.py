@@ -17,26 +17,37 @@ from hepopt.training.sets import TrainingSets
 VARIATIONS = ("nuis_up", "nuis_down")
 
 
-def toy_table(n: int = 8000, shift: float = 1.0, seed: int = 0) -> EventTable:
-    rng = np.random.default_rng(seed)
+def gaussian_classes(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels, a robust weaker feature x1, and a stronger x2 (the one a nuisance will move)."""
     label = (rng.random(n) < 0.5).astype(np.int8)
-    x1 = rng.normal(np.where(label == 1, 0.8, -0.8), 1.0)  # robust, weaker
-    x2 = rng.normal(np.where(label == 1, 1.5, 0.0), 1.0)  # stronger, moves with z for background
-    parts = []
-    for z in (0.0, 1.0, -1.0):
-        features = np.stack([x1, x2 + z * shift * (label == 0)], axis=1).astype(np.float32)
-        parts.append(features)
+    x1 = rng.normal(np.where(label == 1, 0.8, -0.8), 1.0)
+    x2 = rng.normal(np.where(label == 1, 1.5, 0.0), 1.0)
+    return label, x1, x2
+
+
+def table_of_copies(
+    label: np.ndarray, copies: list[np.ndarray], variation_names: tuple[str, ...], nuisance: np.ndarray | None = None
+) -> EventTable:
+    """The same events once per variation (nominal first), each copy with its own features."""
+    n, k = len(label), len(copies)
     return EventTable(
-        features=np.concatenate(parts),
-        label=np.tile(label, 3),
-        weight=np.tile(np.where(label == 1, 0.1, 1.0), 3),
-        dataset=np.tile((label == 0).astype(np.int16), 3),
-        variation=np.repeat(np.arange(3, dtype=np.int16), n),
-        event_id=np.tile(np.arange(n, dtype=np.int64), 3),
+        features=np.concatenate(copies).astype(np.float32),
+        label=np.tile(label, k),
+        weight=np.tile(np.where(label == 1, 0.1, 1.0), k),
+        dataset=np.tile((label == 0).astype(np.int16), k),
+        variation=np.repeat(np.arange(k, dtype=np.int16), n),
+        event_id=np.tile(np.arange(n, dtype=np.int64), k),
         feature_names=("x1", "x2"),
         dataset_names=("sig", "bkg"),
-        variation_names=("nominal", *VARIATIONS),
+        variation_names=variation_names,
+        nuisance=nuisance,
     )
+
+
+def toy_table(n: int = 8000, shift: float = 1.0, seed: int = 0) -> EventTable:
+    label, x1, x2 = gaussian_classes(np.random.default_rng(seed), n)
+    copies = [np.stack([x1, x2 + z * shift * (label == 0)], axis=1) for z in (0.0, 1.0, -1.0)]
+    return table_of_copies(label, copies, ("nominal", *VARIATIONS))
 
 
 @pytest.fixture(scope="module")
@@ -108,23 +119,10 @@ def test_selection_keeps_the_best_adversarial_epoch(sets: TrainingSets) -> None:
 def continuous_table(n: int = 8000, seed: int = 4) -> EventTable:
     """Nominal events plus one variation whose background x2 is shifted by a per-event z ~ U(-1.5, 1.5)."""
     rng = np.random.default_rng(seed)
-    label = (rng.random(n) < 0.5).astype(np.int8)
-    x1 = rng.normal(np.where(label == 1, 0.8, -0.8), 1.0)
-    x2 = rng.normal(np.where(label == 1, 1.5, 0.0), 1.0)
+    label, x1, x2 = gaussian_classes(rng, n)
     z = rng.uniform(-1.5, 1.5, n)
-    varied = np.stack([x1, x2 + z * (label == 0)], axis=1)
-    return EventTable(
-        features=np.concatenate([np.stack([x1, x2], axis=1), varied]).astype(np.float32),
-        label=np.tile(label, 2),
-        weight=np.tile(np.where(label == 1, 0.1, 1.0), 2),
-        dataset=np.tile((label == 0).astype(np.int16), 2),
-        variation=np.repeat(np.arange(2, dtype=np.int16), n),
-        event_id=np.tile(np.arange(n, dtype=np.int64), 2),
-        feature_names=("x1", "x2"),
-        dataset_names=("sig", "bkg"),
-        variation_names=("nominal", "nuis"),
-        nuisance=np.concatenate([np.zeros(n), z]),
-    )
+    copies = [np.stack([x1, x2], axis=1), np.stack([x1, x2 + z * (label == 0)], axis=1)]
+    return table_of_copies(label, copies, ("nominal", "nuis"), nuisance=np.concatenate([np.zeros(n), z]))
 
 
 def test_mdn_adversary_with_a_per_event_nuisance() -> None:
