@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 
 def _as_list(value: Any) -> Any:
@@ -205,7 +205,17 @@ class SearchConfig(_Strict):
     cross_validation: CrossValidationConfig | None = None
     n_trials: int = Field(default=20, ge=1)
     timeout: float | None = Field(default=None, gt=0)
+    # An Optuna RDB URL (sqlite:///..., postgresql://...) or journal:PATH (a journal file, for
+    # clusters whose shared file system has no working SQLite locks); default SQLite in the output.
     storage: str | None = None
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_kind(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value and not (value.startswith("journal:") and value[8:]):
+            msg = f"expected an Optuna RDB URL (e.g. sqlite:///study.db) or journal:PATH"
+            raise ValueError(msg)
+        return value
 
 
 class FinetuneConfig(_Strict):

@@ -72,9 +72,11 @@ def _worker_class() -> Any:
             if pruning is not None:
                 from hepopt.search.samplers import make_pruner
 
+                from hepopt.search.study import open_storage
+
                 study = optuna.load_study(
                     study_name=pruning["study"],
-                    storage=pruning["storage"],
+                    storage=open_storage(pruning["storage"]),
                     pruner=make_pruner(pruning["pruner"], pruning["max_epochs"]),
                 )
                 trial = optuna.trial.Trial(study, pruning["trial_id"])

@@ -19,6 +19,7 @@ from hepopt.search.trial import TrialRunner, trial_model_path
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 INTERRUPTED = "interrupted"
+JOURNAL = "journal:"
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,25 @@ class SearchOutcome:
 
 
 def storage_url(config: HepoptConfig) -> str:
-    """``search.storage`` if given (any Optuna RDB URL), else SQLite in the output folder."""
-    if config.search.storage:
-        return config.search.storage
-    return f"sqlite:///{(config.output_dir / 'study.db').resolve()}"
+    """``search.storage`` if given (an Optuna RDB URL, or ``journal:PATH`` with PATH made absolute
+    against the config's folder), else SQLite in the output folder."""
+    url = config.search.storage
+    if url is None:
+        return f"sqlite:///{(config.output_dir / 'study.db').resolve()}"
+    if url.startswith(JOURNAL):
+        return JOURNAL + str((config.base_dir / url.removeprefix(JOURNAL)).resolve())
+    return url
+
+
+def open_storage(url: str) -> str | optuna.storages.BaseStorage:
+    """What Optuna takes as ``storage`` for a URL from :func:`storage_url`."""
+    if url.startswith(JOURNAL):
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        path = url.removeprefix(JOURNAL)
+        # An open(O_EXCL) lock file works on NFS, where the default symlink lock may not.
+        return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+    return url
 
 
 def open_study(
@@ -49,7 +65,7 @@ def open_study(
     max_epochs = space.baseline()["max_epochs"] if space is not None else 50
     return optuna.create_study(
         study_name=config.name,
-        storage=storage_url(config),
+        storage=open_storage(storage_url(config)),
         sampler=make_sampler(config.search, seed, grid),
         pruner=make_pruner(config.search.pruner, max_epochs),
         directions=directions,

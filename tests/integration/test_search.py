@@ -13,7 +13,7 @@ from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult, make_objective
 from hepopt.search.space import SearchSpace
-from hepopt.search.study import open_study, run_search, storage_url
+from hepopt.search.study import open_storage, open_study, run_search, storage_url
 from hepopt.search.trial import TrialRunner, trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
@@ -54,12 +54,16 @@ def test_a_diverging_trial_fails_alone(samples_dir: Path, tmp_path: Path) -> Non
     assert runner.score(classifier, "validation")[0].value == pytest.approx(trials[1].value, rel=1e-9)
 
 
-def test_interrupted_trial_is_marked_failed_and_replaced(samples_dir: Path, tmp_path: Path) -> None:
-    config, space, runner = setup(samples_dir, tmp_path, name="resume")
+@pytest.mark.parametrize("storage", [None, "journal:study.journal"], ids=["sqlite", "journal"])
+def test_interrupted_trial_is_marked_failed_and_replaced(samples_dir: Path, tmp_path: Path, storage: str | None) -> None:
+    search = {"sampler": "tpe", "n_trials": 20, "storage": storage}
+    config, space, runner = setup(samples_dir, tmp_path, name="resume", search=search)
     first = run_search(config, space, runner, n_trials=2)
     assert first.trials_run == 2
+    expected_file = tmp_path / ("study.journal" if storage else "results/study.db")
+    assert expected_file.stat().st_size > 0
     # A process killed mid-trial leaves it RUNNING in the storage.
-    orphan = optuna.load_study(study_name="resume", storage=storage_url(config)).ask()
+    orphan = optuna.load_study(study_name="resume", storage=open_storage(storage_url(config))).ask()
     outcome = run_search(config, space, runner, n_trials=3)
     trials = outcome.study.get_trials()
     stale = trials[orphan.number]

@@ -63,6 +63,10 @@ def test_valid_config_is_typed_and_frozen() -> None:
             "data.split: train + validation + test must be 1",
         ),
         (with_(model={"space": {"units": {"type": "int", "low": 8}}}), "model.space.units"),
+        (
+            with_(search={"storage": "study.db"}),
+            "search.storage: expected an Optuna RDB URL (e.g. sqlite:///study.db) or journal:PATH (got 'study.db')",
+        ),
         ([1, 2], "cfg.yaml: expected a mapping of settings at the top level, got list"),
     ],
 )
