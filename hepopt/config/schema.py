@@ -213,7 +213,7 @@ class SearchConfig(_Strict):
     @classmethod
     def _storage_kind(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value and not (value.startswith("journal:") and value[8:]):
-            msg = f"expected an Optuna RDB URL (e.g. sqlite:///study.db) or journal:PATH"
+            msg = "expected an Optuna RDB URL (e.g. sqlite:///study.db) or journal:PATH"
             raise ValueError(msg)
         return value
 

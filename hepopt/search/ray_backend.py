@@ -71,7 +71,6 @@ def _worker_class() -> Any:
             reporter = None
             if pruning is not None:
                 from hepopt.search.samplers import make_pruner
-
                 from hepopt.search.study import open_storage
 
                 study = optuna.load_study(

@@ -55,7 +55,9 @@ def test_a_diverging_trial_fails_alone(samples_dir: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("storage", [None, "journal:study.journal"], ids=["sqlite", "journal"])
-def test_interrupted_trial_is_marked_failed_and_replaced(samples_dir: Path, tmp_path: Path, storage: str | None) -> None:
+def test_interrupted_trial_is_marked_failed_and_replaced(
+    samples_dir: Path, tmp_path: Path, storage: str | None
+) -> None:
     search = {"sampler": "tpe", "n_trials": 20, "storage": storage}
     config, space, runner = setup(samples_dir, tmp_path, name="resume", search=search)
     first = run_search(config, space, runner, n_trials=2)
