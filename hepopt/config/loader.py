@@ -99,6 +99,8 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
         fail("objectives", "give either 'objective' (one) or 'objectives' (a multi-objective study), not both")
     if config.search.pruner != "none" and config.objectives is not None:
         fail("search.pruner", "Optuna cannot prune multi-objective studies; use pruner: none")
+    if config.finetune is not None and "adv_lambda" in (config.finetune.mutations or []) and config.adversary is None:
+        fail("finetune.mutations", "mutating adv_lambda needs an 'adversary' section")
     if config.adversary is not None:
         adversary = config.adversary
         chosen = adversary.variations if adversary.variations is not None else list(config.variations)

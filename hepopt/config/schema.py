@@ -224,12 +224,23 @@ class FinetuneConfig(_Strict):
     ``population`` trials start from the hyperparameters of the best completed trials (cycling
     through them if there are fewer) and train for ``epochs``; every ``perturbation_interval``
     epochs the worst quarter copies the weights of the best quarter and perturbs ``mutations``.
+    With an adversary, every member pre-trains its classifier and adversary and then counts
+    ``epochs`` adversarial epochs; lambda is one of the perturbed hyperparameters.
     """
 
     population: int = Field(default=4, ge=2)
     epochs: int = Field(default=20, ge=1)
     perturbation_interval: int = Field(default=2, ge=1)
-    mutations: list[Literal["learning_rate", "batch_size", "dropout"]] = ["learning_rate", "batch_size", "dropout"]
+    # default: learning_rate, batch_size, dropout, and adv_lambda when there is an adversary
+    mutations: list[Literal["learning_rate", "batch_size", "dropout", "adv_lambda"]] | None = Field(
+        default=None, min_length=1
+    )
+
+    def mutated(self, adversarial: bool) -> list[str]:
+        """The hyperparameters PBT perturbs."""
+        if self.mutations is not None:
+            return list(self.mutations)
+        return ["learning_rate", "batch_size", "dropout"] + (["adv_lambda"] if adversarial else [])
 
 
 class HepoptConfig(_Strict):

@@ -81,7 +81,10 @@ def _worker_class() -> Any:
                 trial = optuna.trial.Trial(study, pruning["trial_id"])
                 reporter = pruning_reporter(trial, self.runner, train_params)
             record = execute_trial(self.runner, train_params, overtraining, reporter)
+            context = ray.get_runtime_context()
             record.attrs["worker_pid"] = os.getpid()
+            record.attrs["ray_node"] = context.get_node_id()
+            record.attrs["ray_cluster"] = context.gcs_address  # which cluster ran it
             if record.classifier is not None:  # send plain tensors back, not a live module
                 record.attrs["_payload"] = record.classifier.payload()
                 record.classifier = None

@@ -12,7 +12,8 @@ from torch import nn
 
 from hepopt.errors import TrainingError
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult, VariedInputs
-from hepopt.training.adversary import AdversaryData, AdversarySpec, train_adversarial
+from hepopt.training.adversarial import train_adversarial
+from hepopt.training.adversary import AdversaryData, AdversarySpec
 from hepopt.training.classifier import Classifier
 from hepopt.training.params import TrainParams
 from hepopt.training.sets import TrainingSets

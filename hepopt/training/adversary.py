@@ -3,9 +3,8 @@ Cranmer 2017).
 
 An adversary sees the classifier output (and the event's class) and learns to tell nominal events
 from events of the systematic variations; the classifier minimises L_clf - lambda * L_adv, so its
-output stops carrying information about the variation. As in the paper: the classifier is
-pre-trained alone, the adversary is pre-trained on the frozen classifier, then ``adv_steps``
-adversary updates alternate with each classifier update.
+output stops carrying information about the variation (the game itself:
+:mod:`hepopt.training.adversarial`).
 
 The adversary sees only the datasets that have a varied version under *every* chosen variation,
 nominal and varied events alike: otherwise it could learn "this looks like a dataset that has no
@@ -15,7 +14,6 @@ JES variation" instead of "this output moved with the JES".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,14 +25,8 @@ from hepopt.errors import TrainingError
 from hepopt.training.params import TrainParams
 from hepopt.training.sets import SplitArrays, TrainingSets
 from hepopt.training.trainer import (
-    Batchable,
-    EpochCallback,
-    TrainResult,
-    evaluate_loss,
     predict_logits,
-    train_classifier,
     training_weights,
-    weighted_bce,
 )
 
 
@@ -132,6 +124,15 @@ class Adversary(nn.Module):
         inputs = torch.stack([score, label], dim=1) if self.spec.use_label else score.unsqueeze(1)
         return self.net(inputs)
 
+    def fit_step(
+        self, optimizer: torch.optim.Optimizer, score: torch.Tensor, data: AdversaryData, idx: torch.Tensor
+    ) -> None:
+        """One optimiser step on the events ``idx`` of ``data``, given the classifier ``score``."""
+        loss = self.loss(self(score, data.label[idx]), data.target[idx], data.w[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
     def loss(self, outputs: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """Weighted negative log-likelihood of the target (cross-entropy, or the mixture density)."""
         if self.spec.kind == "classifier":
@@ -143,110 +144,6 @@ class Adversary(nn.Module):
             log_n = -0.5 * ((z - mu) / log_sigma.exp()) ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)
             nll = -torch.logsumexp(torch.log_softmax(logit_pi, dim=1) + log_n, dim=1)
         return (nll * w).sum() / w.sum()
-
-
-def train_adversarial(
-    params: TrainParams,
-    train: Batchable,
-    val: Batchable,
-    adv_train: AdversaryData,
-    adv_val: AdversaryData,
-    spec: AdversarySpec,
-    *,
-    seed: int = 0,
-    select: Callable[[nn.Module], float] | None = None,
-    on_epoch: EpochCallback | None = None,
-) -> tuple[TrainResult, Adversary]:
-    """Pre-train the classifier, pre-train the adversary, then alternate (K adversary steps per
-    classifier step) for ``adv_epochs`` epochs with loss L_clf - adv_lambda * L_adv.
-
-    The minimax game does not settle: the classifier wanders from epoch to epoch. With ``select``
-    (a score of the classifier on validation data, higher is better, e.g. the search objective),
-    the adversarial epoch with the best score is kept, as early stopping keeps the best epoch of
-    plain training; without it the last epoch is kept, as in the paper.
-
-    Returns the classifier (in eval mode, its history extended by the adversarial epochs, with
-    ``adv_loss``, ``combined_loss`` and ``selection_score``) and the trained adversary.
-
-    Raises:
-        TrainingError: a loss became NaN or infinite.
-    """
-    result = train_classifier(params, train, val, seed=seed, on_epoch=on_epoch)  # pruning acts here
-    model = result.model
-    device = train.x.device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed + 1)
-        adversary = Adversary(spec, params).to(device)
-        adv_opt = torch.optim.Adam(adversary.parameters(), lr=params.adv_learning_rate)
-        clf_opt = torch.optim.Adam(model.parameters(), lr=params.learning_rate, betas=(params.beta1, params.beta2))
-        shuffle = torch.Generator(device=device).manual_seed(seed + 2)
-        bs = params.batch_size
-
-        def adv_batches() -> torch.Tensor:
-            return torch.randperm(len(adv_train), generator=shuffle, device=device)
-
-        # Adversary pre-training on the frozen classifier: its output is computed once.
-        frozen = torch.sigmoid(predict_logits(model, adv_train.x))
-        for _ in range(params.adv_pretrain_epochs):
-            order = adv_batches()
-            for lo in range(0, len(adv_train), bs):
-                idx = order[lo : lo + bs]
-                _adversary_step(adversary, adv_opt, frozen[idx], adv_train, idx)
-
-        order, cursor = adv_batches(), 0
-        best_score, best_state = -math.inf, None
-        for epoch in range(params.adv_epochs):
-            model.train()
-            clf_order = torch.randperm(len(train), generator=shuffle, device=device)
-            for lo in range(0, len(train), bs):
-                for _ in range(params.adv_steps):
-                    if cursor + bs > len(order):
-                        order, cursor = adv_batches(), 0
-                    idx = order[cursor : cursor + bs]
-                    cursor += bs
-                    with torch.no_grad():
-                        score = torch.sigmoid(model(adv_train.x[idx]).squeeze(1))
-                    _adversary_step(adversary, adv_opt, score, adv_train, idx)
-                batch = clf_order[lo : lo + bs]
-                idx = order[cursor : cursor + bs] if cursor + bs <= len(order) else order[:bs]
-                clf_loss = weighted_bce(model(train.x[batch]).squeeze(1), train.y[batch], train.w[batch])
-                score = torch.sigmoid(model(adv_train.x[idx]).squeeze(1))
-                adv_loss = adversary.loss(
-                    adversary(score, adv_train.label[idx]), adv_train.target[idx], adv_train.w[idx]
-                )
-                clf_opt.zero_grad(set_to_none=True)
-                (clf_loss - params.adv_lambda * adv_loss).backward()
-                clf_opt.step()
-            val_clf = evaluate_loss(model, val)
-            val_adv = adversary_loss(model, adversary, adv_val)
-            if not (math.isfinite(val_clf) and math.isfinite(val_adv)):
-                msg = f"adversarial training diverged at epoch {epoch + 1} (classifier {val_clf}, adversary {val_adv})"
-                raise TrainingError(msg)
-            entry = {
-                "epoch": len(result.history) + 1,
-                "val_loss": val_clf,
-                "adv_loss": val_adv,
-                "combined_loss": val_clf - params.adv_lambda * val_adv,
-            }
-            if select is not None:
-                entry["selection_score"] = score = select(model)
-                if score > best_score:
-                    best_score, result.best_epoch = score, len(result.history)
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            result.history.append(entry)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return result, adversary
-
-
-def _adversary_step(
-    adversary: Adversary, optimizer: torch.optim.Optimizer, score: torch.Tensor, data: AdversaryData, idx: torch.Tensor
-) -> None:
-    loss = adversary.loss(adversary(score, data.label[idx]), data.target[idx], data.w[idx])
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
 
 
 def adversary_loss(model: nn.Module, adversary: Adversary, data: AdversaryData) -> float:
@@ -290,7 +187,7 @@ def probe_adversary_auc(
         for _ in range(epochs):
             order = torch.randperm(len(fit), generator=shuffle, device=device)
             for lo in range(0, len(fit), 1024):
-                _adversary_step(probe, optimizer, frozen[order[lo : lo + 1024]], fit, order[lo : lo + 1024])
+                probe.fit_step(optimizer, frozen[order[lo : lo + 1024]], fit, order[lo : lo + 1024])
     probe.eval()
     with torch.inference_mode():
         outputs = probe(torch.sigmoid(predict_logits(model, check.x)), check.label)

@@ -3,6 +3,7 @@ worker killed mid-trial."""
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import sys
@@ -19,6 +20,7 @@ from hepopt.search.space import SearchSpace
 from hepopt.search.study import run_search
 from hepopt.search.trial import TrialRunner, trial_model_path
 from hepopt.training import Classifier
+from hepopt.training.adversary import spec_from_config
 from hepopt.training.sets import TrainingSets
 
 from conftest import analysis_config
@@ -38,14 +40,24 @@ def local_ray() -> object:
     ray.shutdown()
 
 
-def setup(samples_dir: Path, folder: Path, objective: Objective | None = None, **search: object) -> tuple:
-    raw = analysis_config(samples_dir, name=folder.name)
+def setup(
+    samples_dir: Path, folder: Path, objective: Objective | None = None, raw: dict | None = None, **search: object
+) -> tuple:
+    raw = raw or analysis_config(samples_dir, name=folder.name)
     raw["search"] = {"backend": "ray", "workers": 2, **search}
     config = config_from_dict(raw, folder / "hepopt.yaml")
     table = prepare_data(config, progress=False)
     sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
     objective = objective or make_objective("asimov_significance")
-    return config, SearchSpace.from_config(config.model), TrialRunner(sets, (objective,), "abs", config.seed)
+    adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
+    runner = TrialRunner(sets, (objective,), "abs", config.seed, adversary)
+    return config, SearchSpace.from_config(config.model), runner
+
+
+def reported(folder: Path) -> list[dict]:
+    """Every epoch a PBT member reported, with the hyperparameters it had then."""
+    with (folder / "results" / "finetune" / "history.csv").open() as handle:
+        return [{k: v if k == "member" else float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 def test_trials_run_in_parallel_on_two_workers(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
@@ -119,12 +131,32 @@ def test_population_based_finetuning_after_the_search(local_ray: object, samples
     for key in ("n_layers", "units", "activation"):  # the population keeps the best trial's architecture
         assert result.params[key] == {**space.baseline(), **best.params}[key]
     # The best checkpoint is the best reported epoch of any member.
-    import json
+    values = [row["objective"] for row in reported(tmp_path / "pbt")]
+    assert len(values) >= 2 * 4
+    assert result.validation == pytest.approx(max(values), rel=1e-6)
 
-    reported = [
-        json.loads(line)["objective"]
-        for path in (tmp_path / "pbt" / "results" / "finetune" / "pbt").glob("*/result.json")
-        for line in path.read_text().splitlines()
-    ]
-    assert len(reported) >= 2 * 4
-    assert result.validation == pytest.approx(max(reported), rel=1e-6)
+
+def test_population_based_training_perturbs_the_adversary_strength(
+    local_ray: object, samples_dir: Path, tmp_path: Path
+) -> None:
+    from hepopt.search.finetune import finetune
+
+    raw = analysis_config(samples_dir, name="pbt_adv")
+    raw["adversary"] = {"variations": ["jes_up", "jes_down"]}
+    raw["model"]["space"].update(
+        {"adv_lambda": {"type": "float", "low": 1.0, "high": 10.0, "log": True}, "adv_pretrain_epochs": 1}
+    )
+    raw["finetune"] = {"population": 2, "epochs": 6, "perturbation_interval": 1}
+    config, space, runner = setup(samples_dir, tmp_path, raw=raw, sampler="random")
+    outcome = run_search(config, space, runner, n_trials=2)
+    result = finetune(config, space, runner, outcome.study)
+    rows = reported(tmp_path)
+    assert len(rows) >= 2 * 6
+    assert all(row["adv_loss"] > 0 for row in rows)  # members play the adversarial game
+    starting = {round(t.params["adv_lambda"], 9) for t in outcome.study.trials}
+    seen = {round(row["adv_lambda"], 9) for row in rows}
+    assert seen - starting  # PBT perturbed lambda beyond the search's values ...
+    assert round(result.params["adv_lambda"], 9) in seen  # ... and the kept model has one of them
+    reloaded = Classifier.load(result.model_path)
+    assert runner.score(reloaded, "validation")[0].value == pytest.approx(result.validation, rel=1e-6)
+    assert result.validation == pytest.approx(max(row["objective"] for row in rows), rel=1e-6)

@@ -93,7 +93,7 @@ def test_adversarial_training_removes_the_nuisance_dependence(sets: TrainingSets
 
 
 def test_selection_keeps_the_best_adversarial_epoch(sets: TrainingSets) -> None:
-    from hepopt.training.adversary import train_adversarial
+    from hepopt.training.adversarial import train_adversarial
     from hepopt.training.trainer import evaluate_loss
 
     spec = AdversarySpec(VARIATIONS)
