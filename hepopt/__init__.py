@@ -25,6 +25,7 @@ __all__ = [
     "PluginError",
     "TrainingError",
     "__version__",
+    "eliminate",
     "load_config",
     "optimize",
     "prepare_data",
@@ -37,6 +38,7 @@ _LAZY = {
     "ObjectiveInputs": "hepopt.objectives.base",
     "ObjectiveResult": "hepopt.objectives.base",
     "load_config": "hepopt.config.loader",
+    "eliminate": "hepopt.pipeline",
     "optimize": "hepopt.pipeline",
     "prepare_data": "hepopt.data.stage",
 }

@@ -49,9 +49,37 @@ def optimize(config: Path, n_trials: int | None, quiet: bool, debug: bool) -> No
     target = n_trials or cfg.search.n_trials
     with display.search_progress(target) as callback:
         result = run_optimize(
-            cfg, progress=not quiet, n_trials=n_trials, trial_callbacks=[callback], on_stage=display.stage
+            cfg,
+            progress=not quiet,
+            n_trials=n_trials,
+            trial_callbacks=[callback],
+            on_stage=display.stage,
+            on_iteration=display.iteration,
         )
     display.summary(result)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@_common
+def eliminate(config: Path, quiet: bool, debug: bool) -> None:
+    """Select the input variables of CONFIG by backward elimination (its 'eliminate' section).
+
+    Writes eliminate/ranking.csv, iterations.csv, metric_vs_variables.png and selection.json
+    under the output folder; 'hepopt optimize' then searches with the selected variables.
+    """
+    import optuna
+
+    from hepopt.cli_display import Display
+    from hepopt.config import load_config
+    from hepopt.pipeline import eliminate as run_eliminate
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    display = Display(quiet=quiet)
+    selection = run_eliminate(
+        load_config(config), progress=not quiet, on_stage=display.stage, on_iteration=display.iteration
+    )
+    display.selection(selection)
 
 
 @cli.command()

@@ -12,6 +12,8 @@ from rich.table import Table
 
 _STAGES = {
     "data": "Reading the samples through the coffea processor",
+    "eliminate": "Selecting input variables by backward elimination",
+    "preoptimize": "  pre-optimising the hyperparameters with every variable (eliminate.pre_optimize_trials)",
     "search": "Searching hyperparameters",
     "finetune": "Fine-tuning the best trials with population-based training (Ray Tune)",
     "results": "Writing the best model, tables and plots",
@@ -110,9 +112,50 @@ class Display:
             f"results in {result.output_dir}"
         )
 
+    def iteration(self, it: Any) -> None:
+        """One elimination step as it finishes: how many variables, the metric, what went."""
+        line = f"  {len(it.variables):3d} variables  metric {it.metric:.5g}"
+        if it.dropped:
+            worst = it.importances[0]
+            line += f"  {it.method}: drop {', '.join(it.dropped)} (importance {_pm(worst.mean, worst.stderr)})"
+        elif not it.within_tolerance:
+            line += "  outside tolerance: stop"
+        self.console.print(line)
+
+    def selection(self, selection: Any) -> None:
+        """The elimination's iterations and the variables kept."""
+        result = selection.result
+        if result is None:
+            self.out.print(f"Reused the selection in {selection.files['selection']} (same data and settings)")
+        else:
+            table = Table("iteration", "variables", result.objective, "method", "dropped", "importance ± s.e.")
+            for it in result.iterations:
+                dropped = [imp for imp in it.importances if imp.unit in it.dropped]
+                style = "bold green" if it.index == result.selected_iteration else None
+                table.add_row(
+                    str(it.index),
+                    str(len(it.variables)),
+                    _pm(it.metric, it.metric_std),
+                    it.method or "",
+                    ", ".join(it.dropped),
+                    ", ".join(_pm(imp.mean, imp.stderr) for imp in dropped),
+                    style=style,
+                )
+            self.out.print(table)
+            self.out.print(
+                f"Stopped: {result.stop_reason}; baseline {result.baseline:.5g}, limit {result.threshold:.5g}"
+            )
+        self.out.print(f"Selected {len(selection.variables)} variables: {', '.join(selection.variables)}")
+
 
 # Shown beside the objectives when the run measured them (systematics present).
 _EXTRA_METRICS = ("asimov_significance", "robust_significance", "jsd_mean", "adversary_auc")
+
+
+def _pm(value: float, error: float) -> str:
+    import math
+
+    return f"{value:.4g}" if math.isnan(error) else f"{value:.4g} ± {error:.2g}"
 
 
 def _fmt(value: Any) -> str:

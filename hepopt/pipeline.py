@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     import optuna
 
     from hepopt.data.table import EventTable
+    from hepopt.elimination.backward import Iteration
+    from hepopt.elimination.stage import Selection
     from hepopt.search.finetune import FinetuneResult
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import SearchOutcome, TrialCallback
@@ -61,6 +63,7 @@ def optimize(
     n_trials: int | None = None,
     trial_callbacks: list[TrialCallback] | None = None,
     on_stage: StageCallback | None = None,
+    on_iteration: Callable[[Iteration], None] | None = None,
 ) -> OptimizeResult:
     """Run the whole optimisation of ``config`` and write its results to ``config.output_dir``.
 
@@ -100,25 +103,26 @@ def optimize(
     fractions = (split.train, split.validation, split.test)
     adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
 
+    variables = None
+    if config.eliminate is not None:
+        stage("eliminate")
+        variables = _eliminate(config, table, stage, on_iteration).variables
+
     stage("search")
     cv = config.search.cross_validation
     folds = [None] if cv is None else [(cv.folds, i, cv.by) for i in range(cv.folds)]
-    runners = tuple(
-        TrialRunner(
-            TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold),
-            objectives,
-            config.training.negative_weights,
-            config.seed,
-            adversary,
-        )
-        for fold in folds
-    )
+    runners = []
+    for fold in folds:
+        sets = TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold)
+        if variables is not None:  # the variables the elimination kept
+            sets = sets.select(variables)
+        runners.append(TrialRunner(sets, objectives, config.training.negative_weights, config.seed, adversary))
     if cv is None:
         runner: Any = runners[0]
     else:
         from hepopt.search.cross_validation import CrossValidatedRunner
 
-        runner = CrossValidatedRunner(runners)
+        runner = CrossValidatedRunner(tuple(runners))
     outcome = run_search(config, space, runner, n_trials=n_trials, callbacks=trial_callbacks)
 
     finetuned = None
@@ -130,6 +134,49 @@ def optimize(
 
     stage("results")
     return _write_results(config, space, runner, outcome, table, finetuned)
+
+
+def eliminate(
+    config: HepoptConfig | str | Path,
+    *,
+    progress: bool = True,
+    on_stage: StageCallback | None = None,
+    on_iteration: Callable[[Iteration], None] | None = None,
+) -> Selection:
+    """``hepopt eliminate``: the data stage, then backward elimination of the input variables
+    (``eliminate`` section; its defaults when the config has none)."""
+    from hepopt.config.schema import EliminateConfig
+    from hepopt.data.stage import prepare_data
+
+    if not isinstance(config, HepoptConfig):
+        from hepopt.config.loader import load_config
+
+        config = load_config(config)
+    if config.eliminate is None:
+        config = config.model_copy(update={"eliminate": EliminateConfig()})
+    stage = on_stage or (lambda _name: None)
+    stage("data")
+    table = prepare_data(config, progress=progress)
+    stage("eliminate")
+    return _eliminate(config, table, stage, on_iteration)
+
+
+def _eliminate(
+    config: HepoptConfig,
+    table: EventTable,
+    on_stage: StageCallback,
+    on_iteration: Callable[[Iteration], None] | None = None,
+) -> Selection:
+    from hepopt.elimination.stage import run_elimination
+    from hepopt.training.sets import TrainingSets
+
+    settings = config.eliminate
+    assert settings is not None
+    split = config.data.split
+    fractions = (split.train, split.validation, split.test)
+    folds = [None] if settings.folds is None else [(settings.folds, i, settings.by) for i in range(settings.folds)]
+    sets = [TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold) for fold in folds]
+    return run_elimination(config, table, sets, on_stage=on_stage, on_iteration=on_iteration)
 
 
 def _device(config: HepoptConfig) -> str:

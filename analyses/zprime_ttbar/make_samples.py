@@ -35,6 +35,9 @@ VARIATIONS = {"nominal": 0.0, "jes_up": 1.0, "jes_down": -1.0}
 JET_THRESHOLD = 20.0
 
 
+N_NOISE = 3
+
+
 def _system_mass(process: str, n: int, rng: np.random.Generator) -> np.ndarray:
     if process == "zprime":
         mass = 1000.0 + 40.0 * rng.standard_cauchy(n)  # Breit-Wigner, width ~ 8 %
@@ -141,7 +144,12 @@ def make_process(process: str, n: int, seed: int) -> dict[str, dict[str, object]
     muons, electrons, nu_pt, nu_phi = _leptons(process, mass, rng)
     noise = (rng.normal(0.0, 12.0, n), rng.normal(0.0, 12.0, n))
     sign = np.where(rng.random(n) < settings["neg_fraction"], -1.0, 1.0)
+    # Pure noise, the same in every variation and drawn from a generator of its own (the physics
+    # above does not change): variables a selection must find useless (hepopt_eliminate.yaml).
+    noise_rng = np.random.default_rng([seed, list(PROCESSES).index(process), N_NOISE])
+    pure_noise = {f"Noise_{i}": noise_rng.normal(0.0, 1.0, n).astype(np.float32) for i in range(N_NOISE)}
     common = {
+        **pure_noise,
         "run": np.full(n, 1, np.uint32),
         "luminosityBlock": (np.arange(n) // 1000 + 1).astype(np.uint32),
         "event": np.arange(1, n + 1, dtype=np.uint64),

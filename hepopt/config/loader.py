@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,8 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
         fail("search.pruner", "Optuna cannot prune multi-objective studies; use pruner: none")
     if config.finetune is not None and "adv_lambda" in (config.finetune.mutations or []) and config.adversary is None:
         fail("finetune.mutations", "mutating adv_lambda needs an 'adversary' section")
+    if config.eliminate is not None:
+        _check_eliminate(config, fail)
     if config.adversary is not None:
         adversary = config.adversary
         chosen = adversary.variations if adversary.variations is not None else list(config.variations)
@@ -133,3 +136,26 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
         if name in names:
             fail(f"features.{i}", f"feature '{name}' is listed twice")
         names.add(name)
+
+
+def _check_eliminate(config: HepoptConfig, fail: Callable[[str, str], None]) -> None:
+    """Groups name each variable once (and only known ones, when no callable adds more); fixed
+    hyperparameters are ones the trainer knows."""
+    from hepopt.training.params import TrainParams
+
+    eliminate = config.eliminate
+    assert eliminate is not None
+    entries = config.feature_entries()
+    known = {kind.removeprefix("expr:") for kind, _ in entries if kind != "callable"}
+    has_callables = any(kind == "callable" for kind, _ in entries)
+    seen: dict[str, str] = {}
+    for group, members in eliminate.groups.items():
+        for member in members:
+            if member in seen:
+                fail(f"eliminate.groups.{group}", f"variable '{member}' is already in group '{seen[member]}'")
+            if not has_callables and member not in known:
+                fail(f"eliminate.groups.{group}", f"unknown variable '{member}'; variables are {sorted(known)}")
+            seen[member] = group
+    unknown = sorted(set(eliminate.params) - set(TrainParams.names()))
+    if unknown:
+        fail("eliminate.params", f"unknown hyperparameter(s) {unknown}; known: {sorted(TrainParams.names())}")

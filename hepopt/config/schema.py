@@ -243,6 +243,31 @@ class FinetuneConfig(_Strict):
         return ["learning_rate", "batch_size", "dropout"] + (["adv_lambda"] if adversarial else [])
 
 
+class EliminateConfig(_Strict):
+    """Backward elimination of input variables (see :mod:`hepopt.elimination`).
+
+    Each iteration scores every remaining variable (or declared group) and drops the least
+    important; it stops when the metric falls more than ``tolerance`` below the all-variables
+    baseline (and reverts to the last set within it) or at ``min_variables``.
+    """
+
+    method: Literal["shuffle", "retrain", "hybrid"] = "hybrid"
+    switch_at: int = Field(default=10, ge=1)  # hybrid: retrain once this many units or fewer remain
+    shuffle_repeats: int = Field(default=5, ge=1)  # permutations per variable and model
+    retrain_repeats: int = Field(default=1, ge=1)  # trainings (seeds) per variable and fold
+    drop: int = Field(default=1, ge=1)  # units dropped per iteration ...
+    drop_above: int | None = Field(default=None, ge=1)  # ... while more than this many remain, then one
+    groups: dict[str, list[str]] = {}  # correlated variables scored and dropped together
+    folds: int | None = Field(default=None, ge=2)  # k-fold importances (events outside the test split)
+    by: Literal["random", "event_number"] = "event_number"
+    tolerance: float = Field(default=0.01, ge=0)
+    tolerance_type: Literal["relative", "absolute"] = "relative"
+    min_variables: int = Field(default=1, ge=1)
+    objective: ObjectiveConfig | None = None  # default: the search's (first) objective
+    params: dict[str, Any] = {}  # hyperparameters for the elimination, over the space's fixed ones
+    pre_optimize_trials: int = Field(default=0, ge=0)  # a short search with all variables first
+
+
 class HepoptConfig(_Strict):
     """The whole ``hepopt.yaml``."""
 
@@ -262,6 +287,7 @@ class HepoptConfig(_Strict):
     objectives: list[ObjectiveConfig] | None = Field(default=None, min_length=2)
     search: SearchConfig = SearchConfig()
     finetune: FinetuneConfig | None = None
+    eliminate: EliminateConfig | None = None
 
     _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
 

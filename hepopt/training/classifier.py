@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,6 +66,11 @@ class Classifier:
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
             msg = f"{path}: not a hepopt classifier file"
             raise HepoptError(msg)
+        return cls.from_payload(payload, device)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], device: str = "cpu") -> Classifier:
+        """Rebuild from :meth:`payload` (a file's content, or what a Ray worker sent back)."""
         params = TrainParams(**payload["params"])
         names = tuple(payload["feature_names"])
         model = build_mlp(len(names), params).to(device)

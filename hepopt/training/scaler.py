@@ -22,3 +22,7 @@ class Standardizer:
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         return ((x - self.mean) / self.scale).astype(np.float32, copy=False)
+
+    def select(self, columns: list[int]) -> Standardizer:
+        """The standardisation of a subset of the features (the same numbers: per-feature)."""
+        return Standardizer(self.mean[columns], self.scale[columns])

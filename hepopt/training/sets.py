@@ -130,3 +130,27 @@ class TrainingSets:
     @property
     def test(self) -> SplitArrays:
         return self.splits[SPLIT_NAMES[TEST]]
+
+    def select(self, names: list[str] | tuple[str, ...]) -> TrainingSets:
+        """The same events with only the features ``names`` (in that order), as new tensors;
+        weight-based variations keep sharing their nominal tensors.
+
+        Raises:
+            KeyError: a name that is not a feature.
+        """
+        columns = [self.feature_names.index(n) for n in names]
+
+        def cut(arrays: SplitArrays, done: dict[int, SplitArrays]) -> SplitArrays:
+            if id(arrays.x_tensor) in done:  # shares the nominal tensor: share its cut too
+                return replace(done[id(arrays.x_tensor)], weights=arrays.weights)
+            x = np.ascontiguousarray(arrays.x[:, columns])
+            return replace(arrays, x=x, x_tensor=torch.as_tensor(x, device=arrays.x_tensor.device))
+
+        splits, varied = {}, {}
+        for name, nominal in self.splits.items():
+            splits[name] = cut(nominal, {})
+            shared = {id(nominal.x_tensor): splits[name]}
+            varied[name] = {v: cut(arrays, shared) for v, arrays in self.varied[name].items()}
+        return replace(
+            self, feature_names=tuple(names), scaler=self.scaler.select(columns), splits=splits, varied=varied
+        )

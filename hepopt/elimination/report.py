@@ -1,0 +1,87 @@
+"""What the elimination leaves for people: per-iteration ranking and metric tables (CSV) and a
+plot of the metric against the number of variables."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from hepopt.elimination.backward import EliminationResult
+
+
+def write_report(result: EliminationResult, out: Path, title: str = "") -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "ranking": out / "ranking.csv",
+        "iterations": out / "iterations.csv",
+        "plot": out / "metric_vs_variables.png",
+    }
+    with files["ranking"].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "iteration",
+                "n_variables",
+                "method",
+                "rank",
+                "unit",
+                "variables",
+                "importance",
+                "std",
+                "stderr",
+                "n",
+                "dropped",
+            ]
+        )
+        for it in result.iterations:
+            for rank, imp in enumerate(it.importances, start=1):
+                writer.writerow(
+                    [it.index, len(it.variables), it.method, rank, imp.unit, " ".join(imp.variables),
+                     imp.mean, imp.std, imp.stderr, imp.n, imp.unit in it.dropped]
+                )  # fmt: skip
+    with files["iterations"].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["iteration", "n_variables", "metric", "metric_std", "within_tolerance", "method", "dropped", "selected"]
+        )
+        for it in result.iterations:
+            writer.writerow(
+                [it.index, len(it.variables), it.metric, it.metric_std, it.within_tolerance, it.method or "",
+                 " ".join(it.dropped), it.index == result.selected_iteration]
+            )  # fmt: skip
+    metric_plot(result, files["plot"], title)
+    return files
+
+
+def metric_plot(result: EliminationResult, path: Path, title: str = "") -> None:
+    """The reference metric (mean ± spread over folds and seeds) per number of variables, the
+    baseline and the tolerance band, the selected set circled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.CMS)
+    fig, ax = plt.subplots(figsize=(9, 7))
+    n = [len(it.variables) for it in result.iterations]
+    metric = [it.metric for it in result.iterations]
+    spread = [0.0 if math.isnan(it.metric_std) else it.metric_std for it in result.iterations]
+    ax.errorbar(n, metric, yerr=spread, marker="o", color="tab:blue", label="after each drop")
+    ax.axhline(result.baseline, color="black", linestyle="--", label="all variables")
+    low, high = sorted((result.baseline, result.threshold))
+    ax.axhspan(low, high, color="tab:green", alpha=0.15, label="tolerance")
+    chosen = result.iterations[result.selected_iteration]
+    ax.plot([len(chosen.variables)], [chosen.metric], marker="o", markersize=18, fillstyle="none", color="tab:red",
+            linestyle="none", label=f"selected: {len(chosen.variables)} variables")  # fmt: skip
+    ax.set_xlabel("number of input variables")
+    ax.set_ylabel(f"{result.objective} (validation)")
+    ax.invert_xaxis()  # elimination runs left to right
+    ax.legend(fontsize=14)
+    if title:
+        ax.set_title(title, fontsize=16)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".pdf"):
+        fig.savefig(path.with_suffix(suffix), bbox_inches="tight")
+    plt.close(fig)
