@@ -163,3 +163,36 @@ def test_population_based_training_perturbs_the_adversary_strength(
     reloaded = Classifier.load(result.model_path)
     assert runner.score(reloaded, "validation")[0].value == pytest.approx(result.validation, rel=1e-6)
     assert result.validation == pytest.approx(max(row["objective"] for row in rows), rel=1e-6)
+
+
+def test_elimination_retrains_on_ray_tasks(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
+    from test_elimination import NOISE, elimination_config
+
+    from hepopt.pipeline import eliminate
+
+    raw = elimination_config(samples_dir, method="retrain", min_variables=3)
+    raw["search"] = {"backend": "ray", "workers": 2}
+    result = eliminate(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False).result
+    assert result is not None
+    first_three = [it.dropped[0] for it in result.iterations[:3]]
+    assert set(first_three) - {"ht", "ht_copy"} == set(NOISE)
+
+
+def _pid_and_sum(shared: object, offset: int) -> tuple[int, int, int]:
+    import torch
+
+    return os.getpid(), int(shared.sum()) + offset, torch.get_num_threads()  # type: ignore[attr-defined]
+
+
+def test_task_pool_runs_calls_as_ray_tasks_in_order(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from hepopt.parallel import TaskPool
+
+    raw = analysis_config(samples_dir)
+    raw["search"] = {"backend": "ray", "workers": 2}
+    pool = TaskPool(config_from_dict(raw, tmp_path / "hepopt.yaml"), np.arange(10))
+    results = pool.map(_pid_and_sum, [(i,) for i in range(6)])
+    assert [value for _, value, _ in results] == [45 + i for i in range(6)]
+    assert os.getpid() not in {pid for pid, _, _ in results}  # each call ran in a Ray worker ...
+    assert {threads for _, _, threads in results} == {1}  # ... with one torch thread
