@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from hepopt.elimination.backward import EliminationResult
+from hepopt.results.plots import save_figure
 
 
 def write_report(result: EliminationResult, out: Path, title: str = "") -> dict[str, Path]:
@@ -81,7 +82,4 @@ def metric_plot(result: EliminationResult, path: Path, title: str = "") -> None:
     ax.legend(fontsize=14)
     if title:
         ax.set_title(title, fontsize=16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        fig.savefig(path.with_suffix(suffix), bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)

@@ -11,6 +11,16 @@ from hepopt.metrics import weighted_ks
 N_BINS = 25
 
 
+def save_figure(fig: object, path: Path) -> None:
+    """Write ``path`` as PNG (to look at) and PDF (for the paper), then free the figure."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".png", ".pdf"):
+        fig.savefig(path.with_suffix(suffix), bbox_inches="tight")  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+
+
 def overtraining_plot(
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -59,10 +69,7 @@ def overtraining_plot(
     ax.legend(loc="upper center", fontsize=14)
     if title:
         ax.set_title(title, fontsize=16)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        fig.savefig(path.with_suffix(suffix), bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
     return ks
 
 
@@ -107,8 +114,5 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
         ax.set_ylabel("expected events")
         ax.set_title(f"{cls_name}{': ' + title if title else ''}", fontsize=16)
         ax.legend(fontsize=13)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
-        fig.savefig(path.with_suffix(suffix), bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
     return jsd
