@@ -232,6 +232,20 @@ def _write_results(
     write_trials_csv(study, files["trials_csv"], [o.name for o in runner.objectives])
     write_json(files["best_params"], best.params)
     best_classifier.save(files["best_model"])
+    if config.export is not None and config.export.formats:
+        from hepopt.export import export_classifier
+
+        metadata = {
+            "analysis": config.name,
+            "trial": best.number,
+            "objectives": [
+                {"name": o.name, "direction": o.direction, "validation": v, "test": t}
+                for o, v, t in zip(runner.objectives, best.validation, best.test, strict=True)
+            ],
+            "data_fingerprint": table.fingerprint(),
+        }
+        exported = export_classifier(best_classifier, out / "export", formats=config.export.formats, metadata=metadata)
+        files.update({f"export_{kind}": path for kind, path in exported.items()})
 
     sets = runner.sets
     ks = overtraining_plot(

@@ -268,6 +268,12 @@ class EliminateConfig(_Strict):
     pre_optimize_trials: int = Field(default=0, ge=0)  # a short search with all variables first
 
 
+class ExportConfig(_Strict):
+    """The best model as TorchScript and/or ONNX with a JSON description, in ``export/``."""
+
+    formats: list[Literal["torchscript", "onnx"]] = ["torchscript", "onnx"]
+
+
 class HepoptConfig(_Strict):
     """The whole ``hepopt.yaml``."""
 
@@ -288,6 +294,7 @@ class HepoptConfig(_Strict):
     search: SearchConfig = SearchConfig()
     finetune: FinetuneConfig | None = None
     eliminate: EliminateConfig | None = None
+    export: ExportConfig | None = ExportConfig()  # export: null writes no export files
 
     _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
 

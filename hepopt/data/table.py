@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,15 @@ class EventTable:
     weight_factors: dict[str, np.ndarray] = field(default_factory=dict)
     factor_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     nuisance: np.ndarray | None = None
+
+    def fingerprint(self) -> str:
+        """A short hash of the events (features, labels, weights, datasets, variations): which
+        data a model was trained on, recorded with exported models."""
+        digest = hashlib.sha256()
+        for array in (self.features, self.label, self.weight, self.dataset, self.variation, self.event_id):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(json.dumps([self.feature_names, self.dataset_names, self.variation_names]).encode())
+        return digest.hexdigest()[:16]
 
     def __len__(self) -> int:
         return len(self.label)

@@ -1,0 +1,83 @@
+"""The exported best model, run the way an analysis runs it: ONNX through onnxruntime and
+TorchScript through plain torch in a process where hepopt cannot be imported."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from hepopt.config import load_config
+from hepopt.data.stage import prepare_data
+from hepopt.training import Classifier
+from hepopt.training.sets import TrainingSets
+
+from conftest import analysis_config, write_config
+from test_cli import hepopt
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def exported(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+    """An optimize run; its raw test-split features and hepopt's own predictions for them."""
+    folder = tmp_path_factory.mktemp("export")
+    path = write_config(folder, analysis_config(samples_dir, name="export_test", seed=4))
+    done = hepopt("optimize", str(path), "--n-trials", "2", "--quiet")
+    assert done.returncode == 0, done.stderr
+    config = load_config(path)
+    sets = TrainingSets.from_table(prepare_data(config, progress=False), (0.5, 0.25, 0.25), config.seed)
+    raw = (sets.test.x * sets.scaler.scale + sets.scaler.mean).astype(np.float32)
+    expected = Classifier.load(folder / "results" / "best_model.pt").predict(raw)
+    return folder / "results", raw, expected
+
+
+def test_onnx_model_reproduces_hepopt_predictions(exported: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    out, raw, expected = exported
+    session = onnxruntime.InferenceSession(str(out / "export" / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["features"]
+    (probability,) = session.run(None, {"features": raw})
+    assert probability.shape == (len(raw),)
+    np.testing.assert_allclose(probability, expected, atol=1e-5)
+    (few,) = session.run(None, {"features": raw[:3]})  # any number of events
+    np.testing.assert_allclose(few, expected[:3], atol=1e-5)
+
+
+def test_torchscript_model_runs_without_hepopt(exported: tuple[Path, np.ndarray, np.ndarray], tmp_path: Path) -> None:
+    out, raw, expected = exported
+    np.save(tmp_path / "raw.npy", raw)
+    script = (
+        "import sys; sys.modules['hepopt'] = None\n"  # any 'import hepopt' now fails
+        "import numpy as np, torch\n"
+        f"model = torch.jit.load({str(out / 'export' / 'model.torchscript.pt')!r})\n"
+        f"x = torch.from_numpy(np.load({str(tmp_path / 'raw.npy')!r}))\n"
+        "with torch.no_grad():\n"
+        f"    np.save({str(tmp_path / 'out.npy')!r}, model(x).numpy())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+
+
+def test_description_lists_variables_scaling_and_provenance(exported: tuple[Path, np.ndarray, np.ndarray]) -> None:
+    out, _, _ = exported
+    description = json.loads((out / "export" / "model.json").read_text())
+    payload_model = Classifier.load(out / "best_model.pt")
+    summary = json.loads((out / "summary.json").read_text())
+    assert description["variables"] == list(payload_model.feature_names)
+    np.testing.assert_allclose(description["scaling"]["mean"], payload_model.scaler.mean, rtol=1e-6)
+    np.testing.assert_allclose(description["scaling"]["scale"], payload_model.scaler.scale, rtol=1e-6)
+    assert description["hyperparameters"] == payload_model.params.to_dict()
+    assert description["trial"] == summary["best"]["number"]
+    assert description["objectives"][0]["validation"] == pytest.approx(summary["best"]["validation"][0])
+    assert description["objectives"][0]["test"] == pytest.approx(summary["best"]["test"][0])
+    assert len(description["data_fingerprint"]) == 16
+    for kind in ("onnx", "torchscript"):
+        entry = description["files"][kind]
+        assert entry["sha256"] == hashlib.sha256((out / "export" / entry["name"]).read_bytes()).hexdigest()
