@@ -30,11 +30,14 @@ def _common(func: Any) -> Any:
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Override search.n_trials.")
+@click.option("--force", is_flag=True, help="Rerun stages that are up to date.")
 @_common
-def optimize(config: Path, n_trials: int | None, quiet: bool, debug: bool) -> None:
-    """Read the samples of CONFIG, search hyperparameters, write the best classifier.
+def optimize(config: Path, n_trials: int | None, force: bool, quiet: bool, debug: bool) -> None:
+    """Run the stages of CONFIG: read the samples, [select variables,] search hyperparameters,
+    [fine-tune,] write and export the best classifier.
 
-    Running it again resumes the study and only runs the missing trials.
+    Running it again skips the stages whose inputs did not change and resumes the rest (a
+    stopped search runs only its missing trials). 'hepopt status CONFIG' shows where it stands.
     """
     import optuna
 
@@ -55,14 +58,42 @@ def optimize(config: Path, n_trials: int | None, quiet: bool, debug: bool) -> No
             trial_callbacks=[callback],
             on_stage=display.stage,
             on_iteration=display.iteration,
+            force=force,
         )
-    display.summary(result)
+    if result is not None:
+        display.summary(result)
 
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the stages as JSON instead of a table.")
 @_common
-def eliminate(config: Path, quiet: bool, debug: bool) -> None:
+def status(config: Path, as_json: bool, quiet: bool, debug: bool) -> None:
+    """Show which stages of CONFIG are done and up to date (reads manifests; no data is read)."""
+    from hepopt.cli_display import Display
+    from hepopt.config import load_config
+    from hepopt.stages import stage_list
+    from hepopt.stages import status as stage_status
+
+    cfg = load_config(config)
+    rows = stage_status(cfg, stage_list(cfg))
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                [{"stage": r.name, "state": r.state, "up_to_date": r.up_to_date} | r.manifest for r in rows], indent=2
+            )
+        )
+    else:
+        Display(quiet=quiet).status(rows)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Rerun the elimination even if it is up to date.")
+@_common
+def eliminate(config: Path, force: bool, quiet: bool, debug: bool) -> None:
     """Select the input variables of CONFIG by backward elimination (its 'eliminate' section).
 
     Writes eliminate/ranking.csv, iterations.csv, metric_vs_variables.png and selection.json
@@ -77,7 +108,7 @@ def eliminate(config: Path, quiet: bool, debug: bool) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     display = Display(quiet=quiet)
     selection = run_eliminate(
-        load_config(config), progress=not quiet, on_stage=display.stage, on_iteration=display.iteration
+        load_config(config), progress=not quiet, on_stage=display.stage, on_iteration=display.iteration, force=force
     )
     display.selection(selection)
 

@@ -11,12 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 _STAGES = {
-    "data": "Reading the samples through the coffea processor",
+    "prepare": "Reading the samples through the coffea processor",
+    "preoptimize": "Pre-optimising the hyperparameters with every variable",
     "eliminate": "Selecting input variables by backward elimination",
-    "preoptimize": "  pre-optimising the hyperparameters with every variable (eliminate.pre_optimize_trials)",
-    "search": "Searching hyperparameters",
+    "optimize": "Searching hyperparameters",
     "finetune": "Fine-tuning the best trials with population-based training (Ray Tune)",
-    "results": "Writing the best model, tables and plots",
+    "export": "Exporting the best model (TorchScript, ONNX)",
 }
 
 
@@ -27,7 +27,27 @@ class Display:
         self.out = Console(quiet=quiet)
 
     def stage(self, name: str) -> None:
-        self.console.print(f"[bold]>[/bold] {_STAGES.get(name, name)}")
+        if name.endswith(":skipped"):
+            name = name.removesuffix(":skipped")
+            self.console.print(f"[bold]>[/bold] {name}: up to date, skipped (--force reruns it)")
+        else:
+            self.console.print(f"[bold]>[/bold] {_STAGES.get(name, name)}")
+
+    def status(self, rows: list[Any]) -> None:
+        """``hepopt status``: each stage's state, whether it matches the config, when, artifacts."""
+        import datetime
+
+        table = Table("stage", "state", "up to date", "finished", "seconds", "artifacts")
+        for row in rows:
+            finished = row.manifest.get("finished")
+            when = datetime.datetime.fromtimestamp(finished).strftime("%Y-%m-%d %H:%M") if finished else ""
+            artifacts = row.manifest.get("artifacts") or {}
+            shown = ", ".join(f"{k}={_short(v)}" for k, v in list(artifacts.items())[:4])
+            if row.state == "failed":
+                shown = row.manifest.get("error", "")
+            fresh = "yes" if row.up_to_date else ("no: inputs changed" if row.state == "done" else "no")
+            table.add_row(row.name, row.state, fresh, when, str(row.manifest.get("seconds", "")), shown)
+        self.out.print(table)
 
     @contextmanager
     def search_progress(self, total: int) -> Iterator[Any]:
@@ -150,6 +170,11 @@ class Display:
 
 # Shown beside the objectives when the run measured them (systematics present).
 _EXTRA_METRICS = ("asimov_significance", "robust_significance", "jsd_mean", "adversary_auc")
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _pm(value: float, error: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,10 +17,10 @@ if TYPE_CHECKING:
     from hepopt.data.table import EventTable
     from hepopt.elimination.backward import Iteration
     from hepopt.elimination.stage import Selection
-    from hepopt.search.finetune import FinetuneResult
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import SearchOutcome, TrialCallback
     from hepopt.search.trial import TrialRunner
+    from hepopt.stages.base import StageContext
     from hepopt.training.classifier import Classifier
 
 StageCallback = Callable[[str], None]
@@ -55,6 +56,17 @@ class OptimizeResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OptimizeResult:
+        """Back from ``summary.json`` (what :meth:`to_dict` wrote)."""
+        data = dict(data)
+        data["best"] = TrialSummary(**data["best"])
+        data["baseline"] = TrialSummary(**data["baseline"]) if data.get("baseline") else None
+        data["pareto"] = [TrialSummary(**p) for p in data.get("pareto", [])]
+        data["output_dir"] = Path(data["output_dir"])
+        data["files"] = {k: Path(v) for k, v in data["files"].items()}
+        return cls(**data)
+
 
 def optimize(
     config: HepoptConfig | str | Path,
@@ -64,51 +76,68 @@ def optimize(
     trial_callbacks: list[TrialCallback] | None = None,
     on_stage: StageCallback | None = None,
     on_iteration: Callable[[Iteration], None] | None = None,
-) -> OptimizeResult:
-    """Run the whole optimisation of ``config`` and write its results to ``config.output_dir``.
+    force: bool = False,
+) -> OptimizeResult | None:
+    """Run the stages of ``config`` (prepare -> [preoptimize -> eliminate] -> optimize ->
+    [finetune] -> export by default) and write their results under ``config.output_dir``.
 
-    Rerunning with the same config resumes the study: only the missing trials run.
+    A stage whose inputs did not change since it last finished is skipped (``force`` reruns it);
+    the search resumes its study, so only missing trials run. Returns the optimize stage's result
+    (None when the stage list has no optimize stage).
 
     Raises:
         HepoptError: bad config, unreadable data, or no trial that completed.
     """
-    import torch
+    from hepopt.stages import StageContext, run_stages, stage_list
 
-    from hepopt.data.stage import prepare_data
+    config = _checked(config)
+    if n_trials is not None:  # part of the optimize stage's inputs, as if written in the config
+        config = config.model_copy(update={"search": config.search.model_copy(update={"n_trials": n_trials})})
+    options = {"trial_callbacks": trial_callbacks, "on_iteration": on_iteration}
+    context = StageContext(config, progress=progress, on_stage=on_stage or (lambda _name: None), options=options)
+    run_stages(context, stage_list(config), force=force)
+    if "result" in context.memory:
+        return context.memory["result"]
+    if "optimize" in context.artifacts:  # skipped: what it wrote last time
+        return OptimizeResult.from_dict(json.loads(Path(context.artifacts["optimize"]["summary"]).read_text()))
+    return None
+
+
+def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
+    """The config, with the mistakes that need no data found before any data is read."""
     from hepopt.objectives.registry import make_objective
     from hepopt.search.space import SearchSpace
-    from hepopt.search.study import run_search
-    from hepopt.search.trial import TrialRunner
-    from hepopt.training.adversary import spec_from_config
-    from hepopt.training.sets import TrainingSets
 
     if not isinstance(config, HepoptConfig):
         from hepopt.config.loader import load_config
 
         config = load_config(config)
-    stage = on_stage or (lambda _name: None)
-    # Fail on config mistakes before reading any data.
     space = SearchSpace.from_config(config.model, str(config.source))
     if config.search.sampler == "grid":
         space.grid(str(config.source))
     for i, point in enumerate(config.search.enqueue):
         space.check_point(point, f"{config.source}: search.enqueue.{i}")
-    objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
-    if config.training.threads:
-        torch.set_num_threads(config.training.threads)
+    for o in config.objective_configs():
+        make_objective(o.name, o.options)
+    from hepopt.stages import stage_list
 
-    stage("data")
-    table = prepare_data(config, progress=progress)
+    stage_list(config)  # unknown stage names
+    return config
+
+
+def search_objects(config: HepoptConfig, table: EventTable, variables: list[str] | None) -> tuple[SearchSpace, Any]:
+    """The search space and the trial runner (cross-validated when configured) on ``variables``."""
+    from hepopt.objectives.registry import make_objective
+    from hepopt.search.space import SearchSpace
+    from hepopt.search.trial import TrialRunner
+    from hepopt.training.adversary import spec_from_config
+    from hepopt.training.sets import TrainingSets
+
+    space = SearchSpace.from_config(config.model, str(config.source))
+    objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
+    adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
     split = config.data.split
     fractions = (split.train, split.validation, split.test)
-    adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
-
-    variables = None
-    if config.eliminate is not None:
-        stage("eliminate")
-        variables = _eliminate(config, table, stage, on_iteration).variables
-
-    stage("search")
     cv = config.search.cross_validation
     folds = [None] if cv is None else [(cv.folds, i, cv.by) for i in range(cv.folds)]
     runners = []
@@ -118,22 +147,31 @@ def optimize(
             sets = sets.select(variables)
         runners.append(TrialRunner(sets, objectives, config.training.negative_weights, config.seed, adversary))
     if cv is None:
-        runner: Any = runners[0]
-    else:
-        from hepopt.search.cross_validation import CrossValidatedRunner
+        return space, runners[0]
+    from hepopt.search.cross_validation import CrossValidatedRunner
 
-        runner = CrossValidatedRunner(tuple(runners))
-    outcome = run_search(config, space, runner, n_trials=n_trials, callbacks=trial_callbacks)
+    return space, CrossValidatedRunner(tuple(runners))
 
-    finetuned = None
-    if config.finetune is not None:
-        from hepopt.search.finetune import finetune
 
-        stage("finetune")
-        finetuned = finetune(config, space, runner, outcome.study)
+def run_optimization(
+    config: HepoptConfig,
+    table: EventTable,
+    variables: list[str] | None,
+    trial_callbacks: list[TrialCallback] | None = None,
+    context: StageContext | None = None,
+) -> OptimizeResult:
+    """The optimize stage: the search on ``variables`` (all when None), then its results."""
+    import torch
 
-    stage("results")
-    return _write_results(config, space, runner, outcome, table, finetuned)
+    from hepopt.search.study import run_search
+
+    if config.training.threads:
+        torch.set_num_threads(config.training.threads)
+    space, runner = search_objects(config, table, variables)
+    if context is not None:
+        context.memory["search"] = (space, runner)
+    outcome = run_search(config, space, runner, callbacks=trial_callbacks)
+    return _write_results(config, space, runner, outcome, table)
 
 
 def eliminate(
@@ -142,31 +180,37 @@ def eliminate(
     progress: bool = True,
     on_stage: StageCallback | None = None,
     on_iteration: Callable[[Iteration], None] | None = None,
+    force: bool = False,
 ) -> Selection:
-    """``hepopt eliminate``: the data stage, then backward elimination of the input variables
-    (``eliminate`` section; its defaults when the config has none)."""
+    """``hepopt eliminate``: the prepare, [preoptimize] and eliminate stages (with the
+    ``eliminate`` section's defaults when the config has none)."""
     from hepopt.config.schema import EliminateConfig
-    from hepopt.data.stage import prepare_data
+    from hepopt.elimination.stage import Selection
+    from hepopt.stages import StageContext, run_stages
+    from hepopt.stages.builtin import Eliminate, Preoptimize, Prepare
 
-    if not isinstance(config, HepoptConfig):
-        from hepopt.config.loader import load_config
-
-        config = load_config(config)
+    config = _checked(config)
     if config.eliminate is None:
         config = config.model_copy(update={"eliminate": EliminateConfig()})
-    stage = on_stage or (lambda _name: None)
-    stage("data")
-    table = prepare_data(config, progress=progress)
-    stage("eliminate")
-    return _eliminate(config, table, stage, on_iteration)
+    context = StageContext(
+        config, progress=progress, on_stage=on_stage or (lambda _name: None), options={"on_iteration": on_iteration}
+    )
+    stages = [s for s in (Prepare(), Preoptimize(), Eliminate()) if s.enabled(config)]
+    run_stages(context, stages, force=force)
+    if "selection" in context.memory:
+        return context.memory["selection"]
+    artifacts = context.artifacts["eliminate"]
+    return Selection(tuple(artifacts["variables"]), None, {"selection": Path(artifacts["selection"])})
 
 
-def _eliminate(
+def select_variables(
     config: HepoptConfig,
     table: EventTable,
     on_stage: StageCallback,
     on_iteration: Callable[[Iteration], None] | None = None,
+    preoptimized: dict[str, Any] | None = None,
 ) -> Selection:
+    """The eliminate stage: backward elimination on the folds of ``table``."""
     from hepopt.elimination.stage import run_elimination
     from hepopt.training.sets import TrainingSets
 
@@ -176,7 +220,7 @@ def _eliminate(
     fractions = (split.train, split.validation, split.test)
     folds = [None] if settings.folds is None else [(settings.folds, i, settings.by) for i in range(settings.folds)]
     sets = [TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold) for fold in folds]
-    return run_elimination(config, table, sets, on_stage=on_stage, on_iteration=on_iteration)
+    return run_elimination(config, table, sets, on_stage=on_stage, on_iteration=on_iteration, preoptimized=preoptimized)
 
 
 def _device(config: HepoptConfig) -> str:
@@ -196,7 +240,6 @@ def _write_results(
     runner: TrialRunner,
     outcome: SearchOutcome,
     table: EventTable,
-    finetuned: FinetuneResult | None = None,
 ) -> OptimizeResult:
     from optuna.trial import TrialState
 
@@ -232,20 +275,6 @@ def _write_results(
     write_trials_csv(study, files["trials_csv"], [o.name for o in runner.objectives])
     write_json(files["best_params"], best.params)
     best_classifier.save(files["best_model"])
-    if config.export is not None and config.export.formats:
-        from hepopt.export import export_classifier
-
-        metadata = {
-            "analysis": config.name,
-            "trial": best.number,
-            "objectives": [
-                {"name": o.name, "direction": o.direction, "validation": v, "test": t}
-                for o, v, t in zip(runner.objectives, best.validation, best.test, strict=True)
-            ],
-            "data_fingerprint": table.fingerprint(),
-        }
-        exported = export_classifier(best_classifier, out / "export", formats=config.export.formats, metadata=metadata)
-        files.update({f"export_{kind}": path for kind, path in exported.items()})
 
     sets = runner.sets
     ks = overtraining_plot(
@@ -274,7 +303,6 @@ def _write_results(
         trials_run=outcome.trials_run,
         yields=_yields(table),
         files=files,
-        finetune=None if finetuned is None else asdict(finetuned),
     )
     write_json(files["summary"], result.to_dict())
     return result

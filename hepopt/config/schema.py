@@ -295,6 +295,9 @@ class HepoptConfig(_Strict):
     finetune: FinetuneConfig | None = None
     eliminate: EliminateConfig | None = None
     export: ExportConfig | None = ExportConfig()  # export: null writes no export files
+    # The stages hepopt optimize runs, in order (default: those of prepare, preoptimize, eliminate,
+    # optimize, finetune, export whose sections are configured); plugins add their own names.
+    stages: list[str] | None = Field(default=None, min_length=1)
 
     _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
 

@@ -44,6 +44,11 @@ def prepare_data(config: HepoptConfig, *, progress: bool = True, use_cache: bool
     return table
 
 
+def data_key(config: HepoptConfig) -> str:
+    """The cache key of ``config``'s table (data settings and input files), without reading events."""
+    return cache_key(config, FeatureSpec.from_config(config), samples_from_config(config))
+
+
 def cache_key(config: HepoptConfig, spec: FeatureSpec, samples: list[Sample]) -> str:
     """Changes when anything that changes the table changes, and only then."""
     payload = {

@@ -1,8 +1,8 @@
 """The ``eliminate`` stage: which input variables the search goes on with.
 
 Hyperparameters come from the space's fixed values and hepopt's defaults, then from a short
-pre-optimisation search with all variables (``pre_optimize_trials``), then from
-``eliminate.params``. The selection is written to ``eliminate/selection.json`` with a key of
+pre-optimisation search with all variables (``pre_optimize_trials``, its own ``preoptimize``
+stage), then from ``eliminate.params``. The selection is written to ``eliminate/selection.json`` with a key of
 everything it depends on: a rerun with the same data, variables and settings reuses it.
 """
 
@@ -50,21 +50,16 @@ def _objective_config(config: HepoptConfig) -> Any:
     return settings.objective or config.objective_configs()[0]
 
 
-def elimination_params(
-    config: HepoptConfig, sets: TrainingSets, on_stage: Callable[[str], None] | None = None
-) -> dict[str, Any]:
-    """The hyperparameters the elimination trains with (pre-optimising first if asked)."""
+def elimination_params(config: HepoptConfig, preoptimized: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The hyperparameters the elimination trains with: the space's fixed values and hepopt's
+    defaults, then the pre-optimisation's best (``preoptimized``), then ``eliminate.params``."""
     from hepopt.search.space import SearchSpace
     from hepopt.training.params import TrainParams
 
     settings = config.eliminate
     assert settings is not None
-    space = SearchSpace.from_config(config.model, str(config.source))
-    values = space.baseline()
-    if settings.pre_optimize_trials:
-        if on_stage:
-            on_stage("preoptimize")
-        values.update(_pre_optimize(config, space, sets))
+    values = SearchSpace.from_config(config.model, str(config.source)).baseline()
+    values.update(preoptimized or {})
     values.update(settings.params)
     try:
         return TrainParams.from_mapping(values).to_dict()
@@ -73,22 +68,27 @@ def elimination_params(
         raise ConfigError(msg) from None
 
 
-def _pre_optimize(config: HepoptConfig, space: Any, sets: TrainingSets) -> dict[str, Any]:
-    """A short search with every variable, its own study and folder (``preoptimize``), resumable."""
+def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any], Path]:
+    """A short search with every variable (``eliminate.pre_optimize_trials``) in its own study and
+    folder (``<output>/preoptimize``), resumable; its best hyperparameters."""
     from hepopt.objectives.registry import make_objective
+    from hepopt.search.space import SearchSpace
     from hepopt.search.study import run_search
     from hepopt.search.trial import TrialRunner
+    from hepopt.training.sets import TrainingSets
 
     settings = config.eliminate
     assert settings is not None
     pre = config.model_copy(update={"name": f"{config.name}-preoptimize", "output": f"{config.output}/preoptimize"})
-    pre.set_source(config.source)
+    split = config.data.split
+    sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
     objective = _objective_config(config)
     runner = TrialRunner(
         sets, (make_objective(objective.name, objective.options),), config.training.negative_weights, config.seed
     )
+    space = SearchSpace.from_config(config.model, str(config.source))
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials)
-    return dict(outcome.study.best_trial.params)
+    return dict(outcome.study.best_trial.params), pre.output_dir
 
 
 def run_elimination(
@@ -98,9 +98,10 @@ def run_elimination(
     *,
     on_stage: Callable[[str], None] | None = None,
     on_iteration: Callable[[Iteration], None] | None = None,
+    preoptimized: dict[str, Any] | None = None,
 ) -> Selection:
-    """Select the variables (or reuse the selection of an identical earlier run); ``on_stage``
-    hears of the pre-optimisation, ``on_iteration`` of each elimination step.
+    """Select the variables (or reuse the selection of an identical earlier run); ``on_iteration``
+    hears of each elimination step; ``preoptimized``: the pre-optimisation's best hyperparameters.
 
     ``folds``: the prepared data, one per fold (one when ``eliminate.folds`` is not set).
     """
@@ -115,7 +116,7 @@ def run_elimination(
     assert settings is not None
     out = config.output_dir / "eliminate"
     sets = folds[0]
-    params = elimination_params(config, sets, on_stage)
+    params = elimination_params(config, preoptimized)
     key = selection_key(config, sets.feature_names, params)
     previous = _read_selection(out / SELECTION_FILE)
     if previous is not None and previous.get("key") == key:

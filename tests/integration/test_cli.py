@@ -110,17 +110,50 @@ def test_rerun_resumes_and_runs_only_missing_trials(run_dir: Path) -> None:
     summary = json.loads((run_dir / "results" / "summary.json").read_text())
     assert summary["trials_run"] == 2
     assert summary["n_complete"] == 5
-    again = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5", "--quiet")
+    manifest = run_dir / "results" / "stages" / "optimize.json"
+    finished = json.loads(manifest.read_text())["finished"]
+    # Nothing changed: every stage is skipped, the results stay as they are.
+    again = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5")
     assert again.returncode == 0, again.stderr
+    assert "optimize: up to date, skipped" in again.stderr
+    assert json.loads(manifest.read_text())["finished"] == finished
+    assert json.loads((run_dir / "results" / "summary.json").read_text())["trials_run"] == 2
+    assert "baseline (defaults)" in again.stdout  # the summary still shows
+    # --force reruns the stage: the study is complete, so no trial runs.
+    forced = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5", "--force", "--quiet")
+    assert forced.returncode == 0, forced.stderr
     assert json.loads((run_dir / "results" / "summary.json").read_text())["trials_run"] == 0
 
 
+def test_status_shows_stages_and_what_changed(run_dir: Path) -> None:
+    def status(config: Path) -> dict[str, dict]:
+        done = hepopt("status", str(config), "--json")
+        assert done.returncode == 0, done.stderr
+        return {row["stage"]: row for row in json.loads(done.stdout)}
+
+    # The last run was 'optimize --n-trials 5': a config saying 5 matches it everywhere ...
+    five = run_dir / "five.yaml"
+    five.write_text((run_dir / "hepopt.yaml").read_text().replace("n_trials: 3", "n_trials: 5"))
+    rows = status(five)
+    assert list(rows) == ["prepare", "optimize", "export"]
+    assert [(row["state"], row["up_to_date"]) for row in rows.values()] == [("done", True)] * 3
+    assert rows["optimize"]["artifacts"]["best_model"] == str(run_dir / "results" / "best_model.pt")
+    # ... while the file's own 3 makes the optimize stage and the export after it stale, not prepare.
+    stale = status(run_dir / "hepopt.yaml")
+    assert [stale[name]["up_to_date"] for name in ("prepare", "optimize", "export")] == [True, False, False]
+    table = hepopt("status", str(run_dir / "hepopt.yaml"))
+    assert "prepare" in table.stdout
+    assert "done" in table.stdout
+
+
 def test_cli_shows_tables_and_progress(run_dir: Path) -> None:
-    result = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5")
+    result = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "6")  # one more trial: the search runs
     assert result.returncode == 0, result.stderr
     assert "baseline (defaults)" in result.stdout
     assert "best hyperparameters" in result.stdout
     assert "Searching hyperparameters" in result.stderr
+    assert "prepare: up to date, skipped" in result.stderr
+    assert "Exporting the best model" in result.stderr
 
 
 def test_bad_config_is_one_line_and_exit_1(tmp_path: Path) -> None:

@@ -201,3 +201,21 @@ def test_cli_eliminate_then_optimize_on_the_selected_variables(samples_dir: Path
             "['Noise_0', 'Noise_1', 'ht', 'ht_copy', 'lep_pt', 'max_btag']"
         )
     ]
+
+
+def test_preoptimize_stage_feeds_the_elimination(samples_dir: Path, tmp_path: Path) -> None:
+    raw = elimination_config(samples_dir, method="shuffle", shuffle_repeats=1, pre_optimize_trials=2, min_variables=5)
+    raw["model"]["space"]["learning_rate"] = {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}
+    config = config_from_dict(raw, tmp_path / "hepopt.yaml")
+    eliminate(config, progress=False)
+    stages = tmp_path / "results" / "stages"
+    preoptimized = json.loads((stages / "preoptimize.json").read_text())["artifacts"]["params"]
+    import optuna
+
+    study = optuna.load_study(
+        study_name="elim-preoptimize", storage=f"sqlite:///{tmp_path / 'results' / 'preoptimize' / 'study.db'}"
+    )
+    assert len(study.trials) == 2
+    assert preoptimized == study.best_params
+    used = json.loads((tmp_path / "results" / "eliminate" / "selection.json").read_text())["params"]
+    assert used["learning_rate"] == pytest.approx(preoptimized["learning_rate"])

@@ -1,0 +1,66 @@
+"""A stage: one step of ``hepopt optimize`` (prepare, preoptimize, eliminate, optimize, finetune,
+export, or a team's own), with a manifest that lets a rerun skip it.
+
+A stage is a class with one method, :meth:`Stage.run`, which gets a :class:`StageContext` (the
+config and the artifacts of the stages before it) and returns its own artifacts: JSON-able values
+(paths, numbers, variable lists) that later stages and ``hepopt status`` read. :meth:`Stage.inputs`
+names what the stage depends on in the config; together with the keys of the stages before it,
+it makes the stage's key. A stage whose manifest says ``done`` with the same key is skipped.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from hepopt.config.schema import HepoptConfig
+    from hepopt.data.table import EventTable
+
+
+@dataclass
+class StageContext:
+    """What a stage gets: the config, the artifacts of the stages before it (by stage name), and
+    callbacks for the terminal. ``memory`` holds objects a later stage may reuse in the same run
+    (e.g. the event table) so they are not rebuilt; stages must also work without them."""
+
+    config: HepoptConfig
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    progress: bool = True
+    on_stage: Callable[[str], None] = lambda _name: None
+    options: dict[str, Any] = field(default_factory=dict)  # n_trials, trial_callbacks, on_iteration
+    memory: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> EventTable:
+        """The event table (from the data cache after the prepare stage)."""
+        if "table" not in self.memory:
+            from hepopt.data.stage import prepare_data
+
+            self.memory["table"] = prepare_data(self.config, progress=self.progress)
+        return self.memory["table"]
+
+    def folder(self, name: str) -> Path:
+        path = self.config.output_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class Stage(ABC):
+    """One step of the pipeline. Subclasses set ``name`` and implement :meth:`run`."""
+
+    name: ClassVar[str]
+
+    def enabled(self, config: HepoptConfig) -> bool:
+        """Whether the default stage list includes it (e.g. only with an ``eliminate`` section)."""
+        return True
+
+    def inputs(self, config: HepoptConfig) -> Any:
+        """What in the config this stage depends on (JSON-able; hashed into its key)."""
+        return None
+
+    @abstractmethod
+    def run(self, context: StageContext) -> dict[str, Any]:
+        """Do the work; return the artifacts (JSON-able)."""

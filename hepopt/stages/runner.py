@@ -1,0 +1,94 @@
+"""Run stages in order, each with a manifest in ``<output>/stages/<name>.json``; skip a stage whose
+manifest says done with the same key (its config inputs and the keys of the stages before it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hepopt.config.schema import HepoptConfig
+from hepopt.stages.base import Stage, StageContext
+
+MANIFEST_DIR = "stages"
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    name: str
+    state: str  # "done", "running" (stopped halfway), "failed", "not run"
+    up_to_date: bool
+    manifest: dict[str, Any]
+
+
+def stage_keys(config: HepoptConfig, stages: list[Stage]) -> list[str]:
+    """Each stage's key: its inputs chained with the key of the stage before it."""
+    keys, previous = [], ""
+    for stage in stages:
+        text = json.dumps([stage.name, stage.inputs(config), previous], sort_keys=True, default=str)
+        previous = hashlib.sha256(text.encode()).hexdigest()[:16]
+        keys.append(previous)
+    return keys
+
+
+def manifest_path(config: HepoptConfig, name: str) -> Path:
+    return config.output_dir / MANIFEST_DIR / f"{name}.json"
+
+
+def read_manifest(config: HepoptConfig, name: str) -> dict[str, Any]:
+    try:
+        return json.loads(manifest_path(config, name).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_manifest(config: HepoptConfig, name: str, manifest: dict[str, Any]) -> None:
+    path = manifest_path(config, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    tmp.replace(path)  # a killed run never leaves half a manifest
+
+
+def run_stages(context: StageContext, stages: list[Stage], *, force: bool = False) -> StageContext:
+    """Run (or skip) ``stages`` in order; each one's artifacts land in ``context.artifacts``.
+
+    A stage that raises gets a ``failed`` manifest with the error, and the error goes on up; one
+    whose process was killed stays ``running`` and runs again (resuming its own work) next time.
+    """
+    from hepopt import __version__
+
+    config = context.config
+    for stage, key in zip(stages, stage_keys(config, stages), strict=True):
+        old = read_manifest(config, stage.name)
+        if not force and old.get("state") == "done" and old.get("key") == key:
+            context.artifacts[stage.name] = old.get("artifacts", {})
+            context.on_stage(f"{stage.name}:skipped")
+            continue
+        context.on_stage(stage.name)
+        started = time.time()
+        manifest = {"stage": stage.name, "key": key, "state": "running", "started": started, "hepopt": __version__}
+        _write_manifest(config, stage.name, manifest)
+        try:
+            artifacts = stage.run(context)
+        except BaseException as err:
+            _write_manifest(config, stage.name, manifest | {"state": "failed", "error": f"{type(err).__name__}: {err}"})
+            raise
+        context.artifacts[stage.name] = artifacts
+        finished = time.time()
+        done = manifest | {"state": "done", "finished": finished, "seconds": round(finished - started, 2)}
+        _write_manifest(config, stage.name, done | {"artifacts": artifacts})
+    return context
+
+
+def status(config: HepoptConfig, stages: list[Stage]) -> list[StageStatus]:
+    """What each stage's manifest says, and whether it still matches the config and inputs."""
+    result = []
+    for stage, key in zip(stages, stage_keys(config, stages), strict=True):
+        manifest = read_manifest(config, stage.name)
+        state = manifest.get("state", "not run")
+        result.append(StageStatus(stage.name, state, state == "done" and manifest.get("key") == key, manifest))
+    return result
