@@ -2,9 +2,9 @@
 
 The population shares the architecture of the best trial (PBT copies weights between members)
 and starts from the trainable hyperparameters (learning rate, batch size, dropout, adversary
-strength lambda) of the best trials. Every ``perturbation_interval`` epochs the worst quarter
-copies the weights (with an adversary: both networks and their optimisers) and hyperparameters of
-the best quarter and perturbs them. Members report the search objective on the validation split
+strength lambda) of the best trials. Every ``perturbation_interval`` epochs (synchronously: once
+every member got there) the worst quarter copies the weights (with an adversary: both networks
+and their optimisers) and hyperparameters of the best quarter and perturbs them. Members report the search objective on the validation split
 after each epoch; the best checkpoint is compared with the best search trial on the same
 validation and test splits.
 """
@@ -202,6 +202,9 @@ def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, stud
         time_attr="training_iteration",
         perturbation_interval=settings.perturbation_interval,
         hyperparam_mutations=mutations,
+        # Every member reaches each interval before the worst copy the best: the same seeds give
+        # the same perturbations, and a small population is perturbed every time.
+        synch=True,
     )
     param_space: dict[str, Any] = {"start": tune.grid_search(list(range(settings.population)))}
     for key in mutated:
