@@ -56,6 +56,13 @@ class OptimizeResult:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def model(self) -> Classifier:
+        """The best classifier (loaded from ``best_model.pt``)."""
+        from hepopt.training.classifier import Classifier as ClassifierFile
+
+        return ClassifierFile.load(self.files["best_model"])
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OptimizeResult:
         """Back from ``summary.json`` (what :meth:`to_dict` wrote)."""
@@ -69,7 +76,8 @@ class OptimizeResult:
 
 
 def optimize(
-    config: HepoptConfig | str | Path,
+    config: HepoptConfig | str | Path | dict[str, Any],
+    coffea_config: HepoptConfig | str | Path | None = None,
     *,
     progress: bool = True,
     n_trials: int | None = None,
@@ -81,6 +89,10 @@ def optimize(
     """Run the stages of ``config`` (prepare -> [preoptimize -> eliminate] -> optimize ->
     [finetune] -> export by default) and write their results under ``config.output_dir``.
 
+    Inside a coffea workflow, ``optimize(out, config)`` takes the output of
+    :func:`hepopt.workflow.feature_processor` run by the analysis' own Runner instead of reading
+    the files again (the prepare stage's key then includes the fingerprint of those events).
+
     A stage whose inputs did not change since it last finished is skipped (``force`` reruns it);
     the search resumes its study, so only missing trials run. Returns the optimize stage's result
     (None when the stage list has no optimize stage).
@@ -90,11 +102,20 @@ def optimize(
     """
     from hepopt.stages import StageContext, run_stages, stage_list
 
-    config = _checked(config)
+    output = None
+    if coffea_config is not None:
+        output, config = config, coffea_config
+    config = _checked(config)  # type: ignore[arg-type]
     if n_trials is not None:  # part of the optimize stage's inputs, as if written in the config
         config = config.model_copy(update={"search": config.search.model_copy(update={"n_trials": n_trials})})
     options = {"trial_callbacks": trial_callbacks, "on_iteration": on_iteration}
     context = StageContext(config, progress=progress, on_stage=on_stage or (lambda _name: None), options=options)
+    if output is not None:
+        from hepopt.workflow import table_from_output
+
+        table = table_from_output(config, output)  # type: ignore[arg-type]
+        context.memory["table"] = table
+        options["inputs"] = {"prepare": table.fingerprint()}
     run_stages(context, stage_list(config), force=force)
     if "result" in context.memory:
         return context.memory["result"]

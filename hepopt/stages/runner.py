@@ -24,11 +24,13 @@ class StageStatus:
     manifest: dict[str, Any]
 
 
-def stage_keys(config: HepoptConfig, stages: list[Stage]) -> list[str]:
-    """Each stage's key: its inputs chained with the key of the stage before it."""
+def stage_keys(config: HepoptConfig, stages: list[Stage], extra: dict[str, Any] | None = None) -> list[str]:
+    """Each stage's key: its inputs (and ``extra[name]``, e.g. the fingerprint of events handed
+    over from a coffea workflow) chained with the key of the stage before it."""
     keys, previous = [], ""
     for stage in stages:
-        text = json.dumps([stage.name, stage.inputs(config), previous], sort_keys=True, default=str)
+        inputs = [stage.inputs(config), (extra or {}).get(stage.name)]
+        text = json.dumps([stage.name, inputs, previous], sort_keys=True, default=str)
         previous = hashlib.sha256(text.encode()).hexdigest()[:16]
         keys.append(previous)
     return keys
@@ -62,7 +64,7 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
     from hepopt import __version__
 
     config = context.config
-    for stage, key in zip(stages, stage_keys(config, stages), strict=True):
+    for stage, key in zip(stages, stage_keys(config, stages, context.options.get("inputs")), strict=True):
         old = read_manifest(config, stage.name)
         if not force and old.get("state") == "done" and old.get("key") == key:
             context.artifacts[stage.name] = old.get("artifacts", {})

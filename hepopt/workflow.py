@@ -1,0 +1,165 @@
+"""hepopt as steps of a coffea analysis.
+
+    from coffea import processor
+    import hepopt
+    from hepopt.workflow import ClassifierHistProcessor, feature_processor, fileset, pyhf_workspace
+
+    config = hepopt.load_config("hepopt.yaml")
+    runner = processor.Runner(executor=processor.IterativeExecutor(), schema=NanoAODSchema)
+    out = runner(fileset(config), processor_instance=feature_processor(config))
+    result = hepopt.optimize(out, config)                       # the stages, on these columns
+    apply = ClassifierHistProcessor(config, result.files["best_model"], bins=20)
+    hists = apply.normalise(runner(fileset(config), processor_instance=apply))
+    workspace = pyhf_workspace(hists, config)                   # ready for pyhf / cabinetry
+
+A processor of the analysis' own may return the same columns: subclass :class:`FeatureProcessor`
+and add to what ``process`` returns, or build the dictionary it documents.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from coffea import processor
+
+from hepopt.config.schema import HepoptConfig
+from hepopt.data.features import FeatureSpec
+from hepopt.data.fileset import coffea_fileset, samples_from_config
+from hepopt.data.processor import FeatureProcessor
+from hepopt.data.table import NOMINAL, EventTable
+
+
+def fileset(config: HepoptConfig) -> dict[str, dict[str, object]]:
+    """The coffea fileset of every dataset under every file-based variation (keys
+    ``dataset/variation``), with the metadata hepopt's processors need."""
+    return coffea_fileset(samples_from_config(config))
+
+
+def feature_processor(config: HepoptConfig) -> FeatureProcessor:
+    """hepopt's feature extraction (selection, features, weights, event ids) as a coffea processor."""
+    return FeatureProcessor(FeatureSpec.from_config(config))
+
+
+def table_from_output(config: HepoptConfig, output: dict[str, Any]) -> EventTable:
+    """The event table from the output of :func:`feature_processor` run by any coffea Runner."""
+    from hepopt.data.stage import build_table
+
+    return build_table(config, samples_from_config(config), output)
+
+
+_MODELS: dict[str, Any] = {}  # per worker process: load each model file once
+
+
+def _model(path: str) -> Any:
+    from hepopt.training.classifier import Classifier
+
+    if path not in _MODELS:
+        _MODELS[path] = Classifier.load(Path(path))
+    return _MODELS[path]
+
+
+class ClassifierHistProcessor(processor.ProcessorABC):  # type: ignore[misc]
+    """Applies a hepopt classifier and fills its output per dataset and variation.
+
+    ``process`` returns ``{"hist": Hist(dataset, variation, score), "sumw": {dataset/variation:
+    sum of generator weights before the selection}}`` with the generator weights; :meth:`normalise`
+    scales each dataset and variation to luminosity x cross-section / sum of weights, the same
+    normalisation as the training data. Weight-based variations are filled from the nominal
+    events with their factor. The model file path, not the model, travels to the workers.
+    """
+
+    def __init__(self, config: HepoptConfig, model_path: str | Path, bins: int | list[float] = 20) -> None:
+        self.config = config
+        self.spec = FeatureSpec.from_config(config)
+        self.features = FeatureProcessor(self.spec)
+        self.model_path = str(Path(model_path).resolve())
+        self.bins = bins
+
+    def _empty(self) -> Any:
+        import hist
+
+        axis = (
+            hist.axis.Regular(self.bins, 0.0, 1.0, name="score", label="classifier output")
+            if isinstance(self.bins, int)
+            else hist.axis.Variable(self.bins, name="score", label="classifier output")
+        )
+        return hist.Hist(
+            hist.axis.StrCategory([], name="dataset", growth=True),
+            hist.axis.StrCategory([], name="variation", growth=True),
+            axis,
+            storage=hist.storage.Weight(),
+        )
+
+    def process(self, events: Any) -> dict[str, Any]:
+        meta = events.metadata
+        key = meta["dataset"]
+        columns = self.features.process(events)[key]
+        model = _model(self.model_path)
+        names = next(iter(columns["feature_names"]))
+        order = [names.index(v) for v in model.feature_names]  # the model's variables, its order
+        x = columns["features"][0][:, order]
+        scores = np.clip(model.predict(x), 0.0, 1.0 - 1e-12) if len(x) else np.empty(0)
+        h = self._empty()
+        dataset, variation = meta["hepopt_dataset"], meta["hepopt_variation"]
+        weight = columns["weight"][0]
+        h.fill(dataset=dataset, variation=variation, score=scores, weight=weight)
+        sumw = {key: columns["sumw"]}
+        if variation == NOMINAL:
+            for vname, factor in columns["weight_factors"].items():
+                h.fill(dataset=dataset, variation=vname, score=scores, weight=weight * factor[0])
+        return {"hist": h, "sumw": sumw}
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator
+
+    def normalise(self, output: dict[str, Any]) -> Any:
+        """The histogram scaled to expected events (luminosity x cross-section / sum of weights)."""
+        h = output["hist"].copy()
+        view = h.view(flow=True)
+        for i, dataset in enumerate(h.axes["dataset"]):
+            ds = self.config.datasets[dataset]
+            if ds.cross_section is None:
+                continue  # the weights are already yields
+            for j, variation in enumerate(h.axes["variation"]):
+                source = variation if f"{dataset}/{variation}" in output["sumw"] else NOMINAL
+                sumw = ds.sum_weights if ds.sum_weights is not None else output["sumw"][f"{dataset}/{source}"]
+                scale = self.config.luminosity * ds.cross_section / sumw  # type: ignore[operator]
+                view.value[i, j] *= scale
+                view.variance[i, j] *= scale**2
+        return h
+
+
+def pyhf_workspace(h: Any, config: HepoptConfig, measurement: str | None = None) -> dict[str, Any]:
+    """A pyhf workspace of the classifier output: one sample per dataset, ``mu`` on the signal
+    ones, a histosys per systematic (``x_up``/``x_down`` pairs), Asimov data (the nominal sum)."""
+    from hepopt.profiled_significance import group_variations, histosys_spec
+
+    datasets = list(h.axes["dataset"])
+    variations = [v for v in h.axes["variation"] if v != NOMINAL]
+
+    def values(dataset: str, variation: str) -> np.ndarray:
+        return np.asarray(h[{"dataset": dataset, "variation": variation}].values(), dtype=np.float64)
+
+    nominal = {d: values(d, NOMINAL) for d in datasets}
+    signal = {d for d in datasets if config.datasets[d].role == "signal"}
+    systematics: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for nuisance, (up, down) in group_variations(variations).items():
+        per_sample = {}
+        for d in datasets:
+            hi = values(d, up)
+            lo = values(d, down) if down is not None else 2 * nominal[d] - hi  # one-sided: symmetrised
+            if not (np.allclose(hi, nominal[d]) and np.allclose(lo, nominal[d])):
+                per_sample[d] = (hi, lo)
+        systematics[nuisance] = per_sample
+    spec = histosys_spec(nominal, signal, systematics)
+    observed = np.sum([nominal[d] for d in datasets], axis=0)
+    return {
+        **spec,
+        "observations": [{"name": "classifier_output", "data": [float(v) for v in observed]}],
+        "measurements": [
+            {"name": measurement or f"{config.name}_discovery", "config": {"poi": "mu", "parameters": []}}
+        ],
+        "version": "1.0.0",
+    }

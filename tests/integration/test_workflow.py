@@ -1,0 +1,75 @@
+"""hepopt inside a coffea workflow: the analysis' own Runner reads the columns, hepopt optimises
+on them, a second processor applies the model into hist histograms, and those become a pyhf
+workspace. Every step is checked against an independent computation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyhf
+import pytest
+from coffea import processor
+from coffea.nanoevents import BaseSchema
+
+import hepopt
+from hepopt.config import config_from_dict
+from hepopt.data.stage import prepare_data
+from hepopt.workflow import ClassifierHistProcessor, feature_processor, fileset, pyhf_workspace, table_from_output
+
+from conftest import analysis_config
+
+pytestmark = pytest.mark.integration
+
+
+def test_features_optimize_apply_histograms_workspace(samples_dir: Path, tmp_path: Path) -> None:
+    raw = analysis_config(samples_dir, name="workflow")
+    raw["search"]["n_trials"] = 2
+    config = config_from_dict(raw, tmp_path / "hepopt.yaml")
+    runner = processor.Runner(executor=processor.IterativeExecutor(), schema=BaseSchema, chunksize=5000)
+
+    # 1. The analysis runs hepopt's feature processor itself: the same table as hepopt's data stage.
+    out = runner(fileset(config), processor_instance=feature_processor(config))
+    table = table_from_output(config, out)
+    reference = prepare_data(config, progress=False, use_cache=False)
+    np.testing.assert_array_equal(table.features, reference.features)
+    np.testing.assert_allclose(table.weight, reference.weight, rtol=1e-12)
+
+    # 2. hepopt optimises on those columns.
+    result = hepopt.optimize(out, config, progress=False)
+    assert result is not None
+    manifest = json.loads((tmp_path / "results" / "stages" / "prepare.json").read_text())
+    assert manifest["artifacts"]["fingerprint"] == table.fingerprint()
+    model = result.model
+    assert model.feature_names == table.feature_names
+
+    # 3. A second processor applies the model and fills the output per dataset and variation.
+    apply = ClassifierHistProcessor(config, result.files["best_model"], bins=10)
+    hists = apply.normalise(runner(fileset(config), processor_instance=apply))
+    scores = model.predict(table.features)
+    for d, dataset in enumerate(table.dataset_names):
+        for v, variation in enumerate(table.variation_names):
+            rows = (table.dataset == d) & (table.variation == v)
+            expected, _ = np.histogram(
+                np.clip(scores[rows], 0, 1 - 1e-12), bins=10, range=(0, 1), weights=table.weight[rows]
+            )
+            got = hists[{"dataset": dataset, "variation": variation}].values()
+            np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+
+    # 4. The workspace: valid for pyhf, its samples the nominal histograms, the JES a histosys.
+    workspace = pyhf_workspace(hists, config)
+    ws = pyhf.Workspace(workspace)  # validates against pyhf's schema
+    pdf = ws.model()
+    assert set(pdf.config.parameters) >= {"mu", "jes"}
+    samples = {s["name"]: s for s in workspace["channels"][0]["samples"]}
+    assert set(samples) == set(table.dataset_names)
+    nominal = {d: hists[{"dataset": d, "variation": "nominal"}].values() for d in table.dataset_names}
+    for name, sample in samples.items():
+        np.testing.assert_allclose(sample["data"], np.maximum(nominal[name], 0), rtol=1e-9)
+    np.testing.assert_allclose(workspace["observations"][0]["data"], sum(nominal.values()), rtol=1e-9)
+    assert [m["name"] for m in samples["zprime"]["modifiers"]] == ["mu", "jes"]
+    jes = samples["ttbar"]["modifiers"][0]["data"]
+    np.testing.assert_allclose(
+        jes["hi_data"], np.maximum(hists[{"dataset": "ttbar", "variation": "jes_up"}].values(), 1e-9), rtol=1e-9
+    )
