@@ -92,8 +92,9 @@ class DataConfig(_Strict):
     """How the coffea data stage runs."""
 
     schema_: Literal["base", "nanoaod"] = Field(default="base", alias="schema")
-    executor: Literal["iterative", "futures"] = "iterative"
-    workers: int = Field(default=1, ge=1)
+    executor: Literal["iterative", "futures", "dask"] = "iterative"
+    workers: int = Field(default=1, ge=1)  # futures: processes; dask: local-cluster workers
+    dask_scheduler: str | None = None  # dask: join this scheduler (tcp://host:8786) instead
     chunksize: int = Field(default=100_000, ge=1)
     event_id: str | None = None
     split: SplitConfig = SplitConfig()

@@ -15,7 +15,7 @@ from hepopt.config.schema import HepoptConfig
 from hepopt.data.features import FeatureSpec
 from hepopt.data.fileset import Sample, check_samples, coffea_fileset, file_identity, samples_from_config
 from hepopt.data.table import FORMAT_VERSION, NOMINAL, EventTable
-from hepopt.errors import DataError, HepoptError
+from hepopt.errors import ConfigError, DataError, HepoptError
 
 CACHE_DIR = "cache"
 
@@ -80,19 +80,46 @@ def run_processor(
 
     from hepopt.data.processor import FeatureProcessor
 
-    if config.data.executor == "futures":
-        executor = processor.FuturesExecutor(workers=config.data.workers, status=progress, retries=0)
-    else:
-        executor = processor.IterativeExecutor(status=progress, retries=0)
     schema = NanoAODSchema if config.data.schema_ == "nanoaod" else BaseSchema
-    runner = processor.Runner(executor=executor, schema=schema, chunksize=config.data.chunksize)
-    with _coffea_quiet(not progress):
+    with _executor(config, progress) as executor, _coffea_quiet(not progress):
+        runner = processor.Runner(executor=executor, schema=schema, chunksize=config.data.chunksize)
         try:
             return runner(coffea_fileset(samples), processor_instance=FeatureProcessor(spec))  # type: ignore[no-any-return]
         except HepoptError:
             raise
         except Exception as err:
             raise _unwrap(err) from err
+
+
+@contextmanager
+def _executor(config: HepoptConfig, progress: bool) -> Iterator[Any]:
+    """coffea's executor for ``data.executor``; for dask, a client of ``data.dask_scheduler`` or
+    of a local cluster of ``data.workers`` processes on loopback without a dashboard."""
+    from coffea import processor
+
+    data = config.data
+    if data.executor == "iterative":
+        yield processor.IterativeExecutor(status=progress, retries=0)
+    elif data.executor == "futures":
+        yield processor.FuturesExecutor(workers=data.workers, status=progress, retries=0)
+    else:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            msg = f"{config.source}: data.executor: 'dask' needs dask.distributed (pip install 'hepopt[dask]')"
+            raise ConfigError(msg) from None
+        cluster = None
+        if data.dask_scheduler is None:
+            cluster = LocalCluster(
+                n_workers=data.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+            )
+        client = Client(cluster or data.dask_scheduler)
+        try:
+            yield processor.DaskExecutor(client=client, status=progress, retries=0)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _unwrap(err: BaseException) -> HepoptError:
@@ -144,7 +171,10 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
             msg = f"feature callables return different feature names across chunks: {sorted(names)}"
             raise DataError(msg)
         feature_names = next(iter(names))
-        gen_weight = np.concatenate(out["weight"])
+        # Rows in event-id order: the table does not depend on the order the executor's chunks
+        # came back in (futures, dask), so the same files give the same table and the same models.
+        order = np.argsort(np.concatenate(out["event_id"]), kind="stable")
+        gen_weight = np.concatenate(out["weight"])[order]
         ds = config.datasets[sample.dataset]
         scale = 1.0
         if ds.cross_section is not None:
@@ -153,15 +183,15 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
                 msg = f"datasets.{sample.dataset}: sum of generator weights is {sumw:g}; cannot normalise"
                 raise DataError(msg)
             scale = config.luminosity * ds.cross_section / sumw  # type: ignore[operator]
-        parts["features"].append(np.concatenate(out["features"]))
+        parts["features"].append(np.concatenate(out["features"])[order])
         parts["weight"].append(gen_weight * scale)
-        parts["event_id"].append(np.concatenate(out["event_id"]))
-        parts["nuisance"].append(np.concatenate(out["nuisance"]))
+        parts["event_id"].append(np.concatenate(out["event_id"])[order])
+        parts["nuisance"].append(np.concatenate(out["nuisance"])[order])
         parts["dataset"].append(np.full(n, dataset_names.index(sample.dataset), np.int16))
         parts["variation"].append(np.full(n, variation_names.index(sample.variation), np.int16))
         labels.append(np.full(n, 1 if ds.role == "signal" else 0, np.int8))
         for vname, columns in factors.items():
-            columns.append(np.concatenate(out["weight_factors"][vname]))
+            columns.append(np.concatenate(out["weight_factors"][vname])[order])
     return EventTable(
         features=np.concatenate(parts["features"]).astype(np.float32, copy=False),
         label=np.concatenate(labels),

@@ -12,7 +12,7 @@ import numpy as np
 from hepopt.errors import DataError
 
 NOMINAL = "nominal"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4  # 4: rows of each sample in event-id order
 
 
 @dataclass(frozen=True)
