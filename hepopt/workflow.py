@@ -12,8 +12,9 @@
     hists = apply.normalise(runner(fileset(config), processor_instance=apply))
     workspace = pyhf_workspace(hists, config)                   # ready for pyhf / cabinetry
 
-A processor of the analysis' own may return the same columns: subclass :class:`FeatureProcessor`
-and add to what ``process`` returns, or build the dictionary it documents.
+A processor of the analysis' own may compute the variables itself: it returns
+``{events.metadata["dataset"]: columns(...)}`` per chunk, and ``hepopt.optimize(out, config)``
+takes that output the same way (the config's ``features`` then only name the columns).
 """
 
 from __future__ import annotations
@@ -40,6 +41,42 @@ def fileset(config: HepoptConfig) -> dict[str, dict[str, object]]:
 def feature_processor(config: HepoptConfig) -> FeatureProcessor:
     """hepopt's feature extraction (selection, features, weights, event ids) as a coffea processor."""
     return FeatureProcessor(FeatureSpec.from_config(config))
+
+
+def columns(
+    features: dict[str, np.ndarray],
+    weight: np.ndarray,
+    event_id: np.ndarray,
+    *,
+    sum_weights_before_selection: float,
+    n_read: int,
+    weight_factors: dict[str, np.ndarray] | None = None,
+    nuisance: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """One chunk's columns in the form hepopt's table is built from, for a processor of the
+    analysis' own: ``return {events.metadata["dataset"]: columns(...)}``.
+
+    Args:
+        features: variable name -> per-event values of the selected events (same order every chunk).
+        weight: generator weight of each selected event.
+        event_id: a number unique to the event in its dataset (e.g. the ``event`` branch).
+        sum_weights_before_selection: sum of generator weights of every event read in the chunk.
+        n_read: events read in the chunk (before the selection).
+        weight_factors: weight-based variation -> per-event factor.
+        nuisance: per-event nuisance value (NaN where none), for the mdn adversary.
+    """
+    n = len(weight)
+    matrix = np.stack([np.asarray(v, dtype=np.float32) for v in features.values()], axis=1) if features else None
+    return {
+        "nuisance": [np.full(n, np.nan) if nuisance is None else np.asarray(nuisance, dtype=np.float64)],
+        "feature_names": {tuple(features)},
+        "features": [matrix if matrix is not None else np.empty((n, 0), np.float32)],
+        "weight": [np.asarray(weight, dtype=np.float64)],
+        "event_id": [np.asarray(event_id, dtype=np.int64)],
+        "weight_factors": {k: [np.asarray(v, dtype=np.float64)] for k, v in (weight_factors or {}).items()},
+        "sumw": float(sum_weights_before_selection),
+        "n_read": int(n_read),
+    }
 
 
 def table_from_output(config: HepoptConfig, output: dict[str, Any]) -> EventTable:

@@ -16,7 +16,14 @@ from coffea.nanoevents import BaseSchema
 import hepopt
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
-from hepopt.workflow import ClassifierHistProcessor, feature_processor, fileset, pyhf_workspace, table_from_output
+from hepopt.workflow import (
+    ClassifierHistProcessor,
+    columns,
+    feature_processor,
+    fileset,
+    pyhf_workspace,
+    table_from_output,
+)
 
 from conftest import analysis_config
 
@@ -73,3 +80,49 @@ def test_features_optimize_apply_histograms_workspace(samples_dir: Path, tmp_pat
     np.testing.assert_allclose(
         jes["hi_data"], np.maximum(hists[{"dataset": "ttbar", "variation": "jes_up"}].values(), 1e-9), rtol=1e-9
     )
+
+
+class OwnColumns(processor.ProcessorABC):  # type: ignore[misc]
+    """An analysis' own processor: its own selection and variables, written with awkward."""
+
+    def process(self, events: object) -> dict:
+        import awkward as ak
+
+        passed = ak.num(events.Jet_pt[events.Jet_pt > 30]) >= 3  # type: ignore[attr-defined]
+        chosen = events[passed]  # type: ignore[index]
+        variables = {"ht": ak.to_numpy(ak.sum(chosen.Jet_pt, axis=1)), "MET_pt": ak.to_numpy(chosen.MET_pt)}
+        return {
+            events.metadata["dataset"]: columns(  # type: ignore[attr-defined]
+                variables,
+                weight=ak.to_numpy(chosen.genWeight),
+                event_id=ak.to_numpy(chosen.event),
+                sum_weights_before_selection=float(np.sum(ak.to_numpy(events.genWeight), dtype=np.float64)),  # type: ignore[attr-defined]
+                n_read=len(events),  # type: ignore[arg-type]
+            )
+        }
+
+    def postprocess(self, accumulator: object) -> object:
+        return accumulator
+
+
+def test_an_analysis_processor_with_its_own_columns(samples_dir: Path, tmp_path: Path) -> None:
+    raw = analysis_config(
+        samples_dir,
+        name="own_columns",
+        features=[{"ht": "sum(Jet_pt)"}, "MET_pt"],
+        selection="num(Jet_pt[Jet_pt > 30]) >= 3",
+        export=None,
+    )
+    raw["data"]["event_id"] = "event"
+    raw["search"]["n_trials"] = 1
+    config = config_from_dict(raw, tmp_path / "hepopt.yaml")
+    runner = processor.Runner(executor=processor.IterativeExecutor(), schema=BaseSchema, chunksize=5000)
+    out = runner(fileset(config), processor_instance=OwnColumns())
+    # The same events and numbers as hepopt's own expressions give.
+    own, reference = table_from_output(config, out), prepare_data(config, progress=False, use_cache=False)
+    np.testing.assert_array_equal(own.event_id, reference.event_id)
+    np.testing.assert_allclose(own.features, reference.features, rtol=1e-6)
+    np.testing.assert_allclose(own.weight, reference.weight, rtol=1e-12)
+    result = hepopt.optimize(out, config, progress=False)
+    assert result is not None
+    assert result.model.feature_names == ("ht", "MET_pt")
