@@ -270,7 +270,7 @@ def _write_results(
     from hepopt.training.trainer import predict_proba
 
     study = outcome.study
-    out = config.output_dir
+    out = config.search_dir
     done = completed(study)
     if not done:
         reasons = sorted({t.user_attrs.get("fail_reason", "unknown") for t in study.get_trials(deepcopy=False)})

@@ -301,6 +301,7 @@ class HepoptConfig(_Strict):
     stages: list[str] | None = Field(default=None, min_length=1)
 
     _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
+    _search_folder: str = PrivateAttr(default="optimize")
 
     def set_source(self, source: Path) -> None:
         """Remember the file this config came from (relative paths resolve against its folder)."""
@@ -317,6 +318,18 @@ class HepoptConfig(_Strict):
     @property
     def output_dir(self) -> Path:
         return self.base_dir / self.output
+
+    @property
+    def search_dir(self) -> Path:
+        """Where a search keeps its study, trial models, tables and plots: the optimize stage's
+        folder (the pre-optimisation's copy of the config points elsewhere)."""
+        return self.output_dir / self._search_folder
+
+    def for_search_in(self, folder: str, name: str) -> HepoptConfig:
+        """This config for a search of its own (another study name, another folder)."""
+        copy = self.model_copy(update={"name": name})
+        copy._search_folder = folder
+        return copy
 
     def objective_configs(self) -> list[ObjectiveConfig]:
         """The objectives to optimise: several for a multi-objective study, else the one."""

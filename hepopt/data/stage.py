@@ -17,13 +17,13 @@ from hepopt.data.fileset import Sample, check_samples, coffea_fileset, file_iden
 from hepopt.data.table import FORMAT_VERSION, NOMINAL, EventTable
 from hepopt.errors import ConfigError, DataError, HepoptError
 
-CACHE_DIR = "cache"
+CACHE_DIR = "prepare"  # the prepare stage's folder
 
 
 def prepare_data(config: HepoptConfig, *, progress: bool = True, use_cache: bool | None = None) -> EventTable:
     """Read all samples of ``config`` through the coffea processor into one event table.
 
-    The table is cached under ``<output>/cache/`` keyed by the data part of the config and the
+    The table is cached under ``<output>/prepare/`` keyed by the data part of the config and the
     identity (path, size, mtime) of every input file, so a second run does not read ROOT again.
 
     Raises:

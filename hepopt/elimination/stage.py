@@ -79,7 +79,7 @@ def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any
 
     settings = config.eliminate
     assert settings is not None
-    pre = config.model_copy(update={"name": f"{config.name}-preoptimize", "output": f"{config.output}/preoptimize"})
+    pre = config.for_search_in("preoptimize", f"{config.name}-preoptimize")
     split = config.data.split
     sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
     objective = _objective_config(config)
@@ -88,7 +88,7 @@ def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any
     )
     space = SearchSpace.from_config(config.model, str(config.source))
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials)
-    return dict(outcome.study.best_trial.params), pre.output_dir
+    return dict(outcome.study.best_trial.params), pre.search_dir
 
 
 def run_elimination(

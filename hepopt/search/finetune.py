@@ -81,7 +81,8 @@ def _member(
         with (Path(history) / f"{member_id}.jsonl").open("a") as log:
             log.write(json.dumps(line) + "\n")
         with tempfile.TemporaryDirectory() as folder:
-            torch.save({**member.state_dict(), "epoch": epoch}, Path(folder) / _STATE)
+            # The hyperparameters it was trained with: PBT may change the member's config later.
+            torch.save({**member.state_dict(), "epoch": epoch, "mutable": mutable}, Path(folder) / _STATE)
             tune.report(
                 {"objective": value if math.isfinite(value) else -math.inf, **metrics},
                 checkpoint=tune.Checkpoint.from_directory(folder),
@@ -232,14 +233,14 @@ def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, stud
     checkpoint = best_result.get_best_checkpoint(metric="objective", mode=mode)
     with checkpoint.as_directory() as folder:
         state = torch.load(Path(folder) / _STATE, weights_only=True)
-    final = {**starts[best_result.config["start"]], **{k: best_result.config[k] for k in mutated}}
+    final = {**starts[best_result.config["start"]], **state["mutable"]}  # the checkpoint's, not the last
     # The members' dropout layers exist even at p ~ 0; keeping p > 0 makes Classifier.load rebuild them.
     params = replace(TrainParams.from_mapping(final), dropout=max(final["dropout"], 1e-9))
     model = build_mlp(len(runner.sets.feature_names), params)
     model.load_state_dict(state["model"])
     model.eval()
     classifier = Classifier(model, runner.sets.scaler, runner.sets.feature_names, params)
-    path = config.output_dir / "finetuned_model.pt"
+    path = out / "finetuned_model.pt"
     classifier.save(path)
     best_search = Classifier.load(model_path(config, best))
     return FinetuneResult(

@@ -156,7 +156,7 @@ def run_on_ray(
             for key, value in record.attrs.items():
                 trial.set_user_attr(key, value)
             if record.state == COMPLETE:
-                save_payload(payload, trial_model_path(config.output_dir, trial.number))
+                save_payload(payload, trial_model_path(config.search_dir, trial.number))
                 study.tell(trial, list(record.values) if len(record.values) > 1 else record.values[0])
             elif record.state == PRUNED:
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)

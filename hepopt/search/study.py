@@ -33,7 +33,7 @@ def storage_url(config: HepoptConfig) -> str:
     against the config's folder), else SQLite in the output folder."""
     url = config.search.storage
     if url is None:
-        return f"sqlite:///{(config.output_dir / 'study.db').resolve()}"
+        return f"sqlite:///{(config.search_dir / 'study.db').resolve()}"
     if url.startswith(JOURNAL):
         return JOURNAL + str((config.base_dir / url.removeprefix(JOURNAL)).resolve())
     return url
@@ -59,7 +59,7 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or load it when it exists (the resume path); several directions make
     a multi-objective study."""
-    config.output_dir.mkdir(parents=True, exist_ok=True)
+    config.search_dir.mkdir(parents=True, exist_ok=True)
     seed = config.seed if sampler_seed is None else sampler_seed
     grid = space.grid(str(config.source)) if space is not None and config.search.sampler == "grid" else None
     max_epochs = space.baseline()["max_epochs"] if space is not None else 50
@@ -142,7 +142,7 @@ def _objective_function(
         if record.state == FAIL:  # NaN: Optuna records FAIL, once, without logging a traceback
             nans = tuple(float("nan") for _ in runner.objectives)
             return nans if len(nans) > 1 else nans[0]
-        record.classifier.save(trial_model_path(config.output_dir, trial.number))  # type: ignore[union-attr]
+        record.classifier.save(trial_model_path(config.search_dir, trial.number))  # type: ignore[union-attr]
         return record.values if len(record.values) > 1 else record.values[0]
 
     return objective
@@ -158,4 +158,4 @@ def trial_params(space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[st
 
 
 def model_path(config: HepoptConfig, trial: optuna.trial.FrozenTrial) -> Path:
-    return trial_model_path(config.output_dir, trial.number)
+    return trial_model_path(config.search_dir, trial.number)

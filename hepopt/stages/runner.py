@@ -1,5 +1,6 @@
-"""Run stages in order, each with a manifest in ``<output>/stages/<name>.json``; skip a stage whose
-manifest says done with the same key (its config inputs and the keys of the stages before it)."""
+"""Run stages in order, each with a manifest in its own folder (``<output>/<stage>/manifest.json``);
+skip a stage whose manifest says done with the same key (its config inputs and the keys of the
+stages before it)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from hepopt.config.schema import HepoptConfig
 from hepopt.stages.base import Stage, StageContext
 
-MANIFEST_DIR = "stages"
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def stage_keys(config: HepoptConfig, stages: list[Stage], extra: dict[str, Any] 
 
 
 def manifest_path(config: HepoptConfig, name: str) -> Path:
-    return config.output_dir / MANIFEST_DIR / f"{name}.json"
+    return config.output_dir / name / MANIFEST
 
 
 def read_manifest(config: HepoptConfig, name: str) -> dict[str, Any]:

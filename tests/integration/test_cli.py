@@ -65,7 +65,7 @@ def run_dir(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def test_outputs_are_written(run_dir: Path) -> None:
-    out = run_dir / "results"
+    out = run_dir / "results" / "optimize"
     for name in ("study.db", "trials.csv", "best_params.json", "best_model.pt", "summary.json"):
         assert (out / name).is_file(), name
     assert (out / "plots" / "overtraining_best.png").stat().st_size > 10_000
@@ -89,8 +89,8 @@ def test_outputs_are_written(run_dir: Path) -> None:
 def test_best_significance_matches_an_independent_histogram(run_dir: Path) -> None:
     """Recompute the best trial's validation and test significances by hand from its saved model."""
     config = load_config(run_dir / "hepopt.yaml")
-    summary = json.loads((run_dir / "results" / "summary.json").read_text())
-    classifier = Classifier.load(run_dir / "results" / "best_model.pt")
+    summary = json.loads((run_dir / "results" / "optimize" / "summary.json").read_text())
+    classifier = Classifier.load(run_dir / "results" / "optimize" / "best_model.pt")
     table = prepare_data(config, progress=False)  # from the cache
     split = config.data.split
     sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
@@ -107,22 +107,22 @@ def test_best_significance_matches_an_independent_histogram(run_dir: Path) -> No
 def test_rerun_resumes_and_runs_only_missing_trials(run_dir: Path) -> None:
     result = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5", "--quiet")
     assert result.returncode == 0, result.stderr
-    summary = json.loads((run_dir / "results" / "summary.json").read_text())
+    summary = json.loads((run_dir / "results" / "optimize" / "summary.json").read_text())
     assert summary["trials_run"] == 2
     assert summary["n_complete"] == 5
-    manifest = run_dir / "results" / "stages" / "optimize.json"
+    manifest = run_dir / "results" / "optimize" / "manifest.json"
     finished = json.loads(manifest.read_text())["finished"]
     # Nothing changed: every stage is skipped, the results stay as they are.
     again = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5")
     assert again.returncode == 0, again.stderr
     assert "optimize: up to date, skipped" in again.stderr
     assert json.loads(manifest.read_text())["finished"] == finished
-    assert json.loads((run_dir / "results" / "summary.json").read_text())["trials_run"] == 2
+    assert json.loads((run_dir / "results" / "optimize" / "summary.json").read_text())["trials_run"] == 2
     assert "baseline (defaults)" in again.stdout  # the summary still shows
     # --force reruns the stage: the study is complete, so no trial runs.
     forced = hepopt("optimize", str(run_dir / "hepopt.yaml"), "--n-trials", "5", "--force", "--quiet")
     assert forced.returncode == 0, forced.stderr
-    assert json.loads((run_dir / "results" / "summary.json").read_text())["trials_run"] == 0
+    assert json.loads((run_dir / "results" / "optimize" / "summary.json").read_text())["trials_run"] == 0
 
 
 def test_status_shows_stages_and_what_changed(run_dir: Path) -> None:
@@ -137,7 +137,7 @@ def test_status_shows_stages_and_what_changed(run_dir: Path) -> None:
     rows = status(five)
     assert list(rows) == ["prepare", "optimize", "export"]
     assert [(row["state"], row["up_to_date"]) for row in rows.values()] == [("done", True)] * 3
-    assert rows["optimize"]["artifacts"]["best_model"] == str(run_dir / "results" / "best_model.pt")
+    assert rows["optimize"]["artifacts"]["best_model"] == str(run_dir / "results" / "optimize" / "best_model.pt")
     # ... while the file's own 3 makes the optimize stage and the export after it stale, not prepare.
     stale = status(run_dir / "hepopt.yaml")
     assert [stale[name]["up_to_date"] for name in ("prepare", "optimize", "export")] == [True, False, False]

@@ -86,7 +86,7 @@ def test_cache_is_reused_and_invalidated(tmp_path: Path) -> None:
     sig, bkg = write_flat(tmp_path / "sig.root", 300, 1), write_flat(tmp_path / "bkg.root", 500, 2)
     config = config_from_dict(flat_config(sig, bkg), tmp_path / "hepopt.yaml")
     first = prepare_data(config, progress=False)
-    cached = list((tmp_path / "results" / "cache").glob("events-*.npz"))
+    cached = list((tmp_path / "results" / "prepare").glob("events-*.npz"))
     assert len(cached) == 1
     # Swap the ROOT file's content for garbage of the same size and mtime: the cache must answer.
     stat = sig.stat()
@@ -99,7 +99,7 @@ def test_cache_is_reused_and_invalidated(tmp_path: Path) -> None:
     sig.write_bytes(original)
     os.utime(sig, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
     prepare_data(config, progress=False)
-    assert len(list((tmp_path / "results" / "cache").glob("events-*.npz"))) == 2
+    assert len(list((tmp_path / "results" / "prepare").glob("events-*.npz"))) == 2
 
 
 def test_table_save_load_roundtrip(tmp_path: Path) -> None:

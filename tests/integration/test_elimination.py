@@ -190,7 +190,7 @@ def test_cli_eliminate_then_optimize_on_the_selected_variables(samples_dir: Path
     assert done.returncode == 0, done.stderr
     from hepopt.training import Classifier
 
-    model = Classifier.load(tmp_path / "results" / "best_model.pt")
+    model = Classifier.load(tmp_path / "results" / "optimize" / "best_model.pt")
     assert list(model.feature_names) == selection["variables"]
     bad = write_config(tmp_path / "bad", {**raw, "eliminate": {"groups": {"g": ["nope"]}}})
     done = hepopt("eliminate", str(bad))
@@ -208,8 +208,8 @@ def test_preoptimize_stage_feeds_the_elimination(samples_dir: Path, tmp_path: Pa
     raw["model"]["space"]["learning_rate"] = {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}
     config = config_from_dict(raw, tmp_path / "hepopt.yaml")
     eliminate(config, progress=False)
-    stages = tmp_path / "results" / "stages"
-    preoptimized = json.loads((stages / "preoptimize.json").read_text())["artifacts"]["params"]
+    out = tmp_path / "results"
+    preoptimized = json.loads((out / "preoptimize" / "manifest.json").read_text())["artifacts"]["params"]
     import optuna
 
     study = optuna.load_study(

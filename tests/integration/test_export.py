@@ -34,7 +34,7 @@ def exported(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
     config = load_config(path)
     sets = TrainingSets.from_table(prepare_data(config, progress=False), (0.5, 0.25, 0.25), config.seed)
     raw = (sets.test.x * sets.scaler.scale + sets.scaler.mean).astype(np.float32)
-    expected = Classifier.load(folder / "results" / "best_model.pt").predict(raw)
+    expected = Classifier.load(folder / "results" / "optimize" / "best_model.pt").predict(raw)
     return folder / "results", raw, expected
 
 
@@ -68,8 +68,8 @@ def test_torchscript_model_runs_without_hepopt(exported: tuple[Path, np.ndarray,
 def test_description_lists_variables_scaling_and_provenance(exported: tuple[Path, np.ndarray, np.ndarray]) -> None:
     out, _, _ = exported
     description = json.loads((out / "export" / "model.json").read_text())
-    payload_model = Classifier.load(out / "best_model.pt")
-    summary = json.loads((out / "summary.json").read_text())
+    payload_model = Classifier.load(out / "optimize" / "best_model.pt")
+    summary = json.loads((out / "optimize" / "summary.json").read_text())
     assert description["variables"] == list(payload_model.feature_names)
     np.testing.assert_allclose(description["scaling"]["mean"], payload_model.scaler.mean, rtol=1e-6)
     np.testing.assert_allclose(description["scaling"]["scale"], payload_model.scaler.scale, rtol=1e-6)

@@ -80,7 +80,7 @@ def test_trials_run_in_parallel_on_two_workers(local_ray: object, samples_dir: P
     )
     assert overlapping  # two trials ran at the same time
     for trial in complete:  # the model the worker sent back reproduces the value it reported
-        classifier = Classifier.load(trial_model_path(config.output_dir, trial.number))
+        classifier = Classifier.load(trial_model_path(config.search_dir, trial.number))
         assert runner.score(classifier, "validation")[0].value == pytest.approx(trial.value, rel=1e-6)
         assert trial.value == pytest.approx(trial.intermediate_values[trial.user_attrs["best_epoch"]], rel=1e-9)
     assert any(t.state == TrialState.PRUNED for t in trials)  # pruning works from the workers

@@ -86,7 +86,9 @@ def test_trials_run_on_the_cluster_given_by_ray_address(ray_head: str, samples_d
         env={**os.environ, "RAY_AUTH_MODE": "disabled"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    study = optuna.load_study(study_name="cluster", storage=f"sqlite:///{tmp_path / 'results' / 'study.db'}")
+    study = optuna.load_study(
+        study_name="cluster", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"
+    )
     trials = study.get_trials()
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     # Every trial ran on the cluster started above, not on a Ray the driver started itself.

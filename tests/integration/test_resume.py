@@ -32,7 +32,7 @@ def complete_trials(db: Path) -> int:
 def test_sigkill_then_resume(samples_dir: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path, analysis_config(samples_dir, name="killed", seed=11))
     command = [sys.executable, "-m", "hepopt.cli", "optimize", str(config), "--n-trials", "6", "--quiet"]
-    db = tmp_path / "results" / "study.db"
+    db = tmp_path / "results" / "optimize" / "study.db"
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while complete_trials(db) < 2 and driver.poll() is None and time.monotonic() < deadline:

@@ -33,7 +33,7 @@ def test_pareto_search_with_adversary(samples_dir: Path, tmp_path: Path) -> None
     result = hepopt("optimize", str(write_config(tmp_path, raw)), "--quiet")
     assert result.returncode == 0, result.stderr
 
-    out = tmp_path / "results"
+    out = tmp_path / "results" / "optimize"
     study = optuna.load_study(study_name="pareto", storage=f"sqlite:///{out / 'study.db'}")
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 4

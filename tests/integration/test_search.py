@@ -48,9 +48,9 @@ def test_a_diverging_trial_fails_alone(samples_dir: Path, tmp_path: Path) -> Non
     assert [t.state for t in trials[:2]] == [TrialState.FAIL, TrialState.COMPLETE]
     assert "loss diverged" in trials[0].user_attrs["fail_reason"]
     assert sum(t.state == TrialState.COMPLETE for t in trials) >= 2
-    assert not trial_model_path(config.output_dir, 0).exists()
+    assert not trial_model_path(config.search_dir, 0).exists()
     # The saved model of a completed trial reproduces its recorded value.
-    classifier = Classifier.load(trial_model_path(config.output_dir, 1))
+    classifier = Classifier.load(trial_model_path(config.search_dir, 1))
     assert runner.score(classifier, "validation")[0].value == pytest.approx(trials[1].value, rel=1e-9)
 
 
@@ -62,7 +62,7 @@ def test_interrupted_trial_is_marked_failed_and_replaced(
     config, space, runner = setup(samples_dir, tmp_path, name="resume", search=search)
     first = run_search(config, space, runner, n_trials=2)
     assert first.trials_run == 2
-    expected_file = tmp_path / ("study.journal" if storage else "results/study.db")
+    expected_file = tmp_path / ("study.journal" if storage else "results/optimize/study.db")
     assert expected_file.stat().st_size > 0
     # A process killed mid-trial leaves it RUNNING in the storage.
     orphan = optuna.load_study(study_name="resume", storage=open_storage(storage_url(config))).ask()
@@ -172,7 +172,7 @@ def test_overtraining_penalty_matches_the_recomputed_ratios(samples_dir: Path, t
     outcome = run_search(config, space, runner, n_trials=2)
     for trial in outcome.study.get_trials():
         assert trial.state == TrialState.COMPLETE
-        classifier = Classifier.load(trial_model_path(config.output_dir, trial.number))
+        classifier = Classifier.load(trial_model_path(config.search_dir, trial.number))
         params = classifier.params
         train = runner.sets.train.batchable(params.signal_weight, "abs")
         val = runner.sets.validation.batchable(params.signal_weight, "abs")
@@ -221,7 +221,9 @@ def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_p
     raw = analysis_config(samples_dir, name="cv_pipeline")
     raw["search"] = {"n_trials": 1, "cross_validation": {"folds": 2, "by": "random"}}
     result = optimize(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
-    study = optuna.load_study(study_name="cv_pipeline", storage=f"sqlite:///{tmp_path / 'results' / 'study.db'}")
+    study = optuna.load_study(
+        study_name="cv_pipeline", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"
+    )
     trial = study.trials[0]
     assert trial.user_attrs["cv_folds"] == 2
     assert result.best.validation == [pytest.approx(np.mean(trial.user_attrs["cv_values"]))]

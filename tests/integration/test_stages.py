@@ -74,7 +74,7 @@ def test_a_registered_stage_runs_after_optimize(samples_dir: Path, tmp_path: Pat
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "run" / "results"
-    manifest = json.loads((out / "stages" / "signal_yield.json").read_text())
+    manifest = json.loads((out / "signal_yield" / "manifest.json").read_text())
     assert manifest["state"] == "done"
     assert manifest["artifacts"] == json.loads((out / "signal_yield" / "yields.json").read_text())
     assert manifest["artifacts"]["signal"] > 0
@@ -110,7 +110,7 @@ def test_failed_and_interrupted_stages_rerun(samples_dir: Path, tmp_path: Path) 
     stages = [stage_list(config)[0], Flaky()]  # prepare, flaky
     with pytest.raises(RuntimeError):
         run_stages(StageContext(config, progress=False), stages)
-    manifest = json.loads((tmp_path / "results" / "stages" / "flaky.json").read_text())
+    manifest = json.loads((tmp_path / "results" / "flaky" / "manifest.json").read_text())
     assert manifest["state"] == "failed"
     assert manifest["error"] == "RuntimeError: first call fails"
     seen: list[str] = []
@@ -118,7 +118,7 @@ def test_failed_and_interrupted_stages_rerun(samples_dir: Path, tmp_path: Path) 
     assert seen == ["prepare:skipped", "flaky"]  # prepare finished before: skipped; flaky reruns
     assert context.artifacts["flaky"]["events"] == context.artifacts["prepare"]["events"]
     # A stage whose process died mid-way stays 'running' and runs again.
-    path = tmp_path / "results" / "stages" / "flaky.json"
+    path = tmp_path / "results" / "flaky" / "manifest.json"
     path.write_text(json.dumps(json.loads(path.read_text()) | {"state": "running"}))
     seen.clear()
     run_stages(StageContext(config, progress=False, on_stage=seen.append), stages)

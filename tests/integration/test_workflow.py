@@ -46,7 +46,7 @@ def test_features_optimize_apply_histograms_workspace(samples_dir: Path, tmp_pat
     # 2. hepopt optimises on those columns.
     result = hepopt.optimize(out, config, progress=False)
     assert result is not None
-    manifest = json.loads((tmp_path / "results" / "stages" / "prepare.json").read_text())
+    manifest = json.loads((tmp_path / "results" / "prepare" / "manifest.json").read_text())
     assert manifest["artifacts"]["fingerprint"] == table.fingerprint()
     model = result.model
     assert model.feature_names == table.feature_names

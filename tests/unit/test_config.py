@@ -35,6 +35,7 @@ def test_valid_config_is_typed_and_frozen() -> None:
     assert config.datasets["sig"].files == ["s.root"]  # a single string becomes a list
     assert config.feature_entries() == [("expr:MET_pt", "MET_pt"), ("expr:lead", "nth(Jet_pt, 0, fill=-1)")]
     assert config.output_dir == Path("/x/results")
+    assert config.search_dir == Path("/x/results/optimize")
     with pytest.raises(ValueError, match="frozen"):
         config.seed = 3  # type: ignore[misc]
 
