@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Mapping
 from typing import Any
 
-from hepopt.errors import ConfigError, PluginError
+from hepopt.errors import ConfigError
 from hepopt.objectives.base import Objective
+from hepopt.plugins import load_plugins
 
 GROUP = "hepopt.objectives"
 
@@ -18,19 +18,7 @@ def load_objectives(group: str = GROUP) -> dict[str, type[Objective]]:
     Raises:
         PluginError: naming the entry point that cannot be imported or is not an Objective.
     """
-    found: dict[str, type[Objective]] = {}
-    for ep in importlib.metadata.entry_points(group=group):
-        dist = ep.dist.name if ep.dist is not None else "?"
-        try:
-            obj = ep.load()
-        except Exception as err:
-            msg = f"objective plugin {ep.name!r} = {ep.value!r} (from {dist}) cannot be imported: {err}"
-            raise PluginError(msg) from err
-        if not (isinstance(obj, type) and issubclass(obj, Objective)):
-            msg = f"objective plugin {ep.name!r} = {ep.value!r} (from {dist}) is not an Objective subclass"
-            raise PluginError(msg)
-        found[ep.name] = obj
-    return found
+    return load_plugins(group, Objective, "objective")
 
 
 def make_objective(

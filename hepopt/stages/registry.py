@@ -3,10 +3,9 @@ entry-point group (``my_stage = "my_pkg.stages:MyStage"``)."""
 
 from __future__ import annotations
 
-import importlib.metadata
-
 from hepopt.config.schema import HepoptConfig
-from hepopt.errors import ConfigError, PluginError
+from hepopt.errors import ConfigError
+from hepopt.plugins import load_plugins
 from hepopt.stages.base import Stage
 
 GROUP = "hepopt.stages"
@@ -19,18 +18,7 @@ def load_stages() -> dict[str, type[Stage]]:
     Raises:
         PluginError: an entry point that does not load or is not a :class:`Stage`.
     """
-    found: dict[str, type[Stage]] = {}
-    for entry in importlib.metadata.entry_points(group=GROUP):
-        try:
-            cls = entry.load()
-        except Exception as err:
-            msg = f"stage plugin '{entry.name}' ({entry.value}) failed to load: {type(err).__name__}: {err}"
-            raise PluginError(msg) from err
-        if not (isinstance(cls, type) and issubclass(cls, Stage)):
-            msg = f"stage plugin '{entry.name}' ({entry.value}) is not a hepopt.stages.Stage subclass"
-            raise PluginError(msg)
-        found[entry.name] = cls
-    return found
+    return load_plugins(GROUP, Stage, "stage")
 
 
 def stage_list(config: HepoptConfig) -> list[Stage]:

@@ -1,0 +1,32 @@
+"""Classes that installed packages register under an entry-point group (objectives, stages)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from typing import TypeVar
+
+from hepopt.errors import PluginError
+
+T = TypeVar("T")
+
+
+def load_plugins(group: str, base: type[T], kind: str) -> dict[str, type[T]]:
+    """Every class registered under ``group`` by name, each checked to subclass ``base``.
+
+    Raises:
+        PluginError: naming the entry point (and its distribution) that cannot be imported or
+            is not a ``base`` subclass.
+    """
+    found: dict[str, type[T]] = {}
+    for ep in importlib.metadata.entry_points(group=group):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        try:
+            obj = ep.load()
+        except Exception as err:
+            msg = f"{kind} plugin {ep.name!r} = {ep.value!r} (from {dist}) cannot be imported: {err}"
+            raise PluginError(msg) from err
+        if not (isinstance(obj, type) and issubclass(obj, base)):
+            msg = f"{kind} plugin {ep.name!r} = {ep.value!r} (from {dist}) is not a subclass of {base.__name__}"
+            raise PluginError(msg)
+        found[ep.name] = obj
+    return found
