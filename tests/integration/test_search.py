@@ -227,3 +227,25 @@ def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_p
     trial = study.trials[0]
     assert trial.user_attrs["cv_folds"] == 2
     assert result.best.validation == [pytest.approx(np.mean(trial.user_attrs["cv_values"]))]
+
+
+def test_best_cut_objective_in_a_search(samples_dir: Path, tmp_path: Path) -> None:
+    """A trial's s/sqrt(s+b) and its cut, recomputed from its saved model by scanning every cut."""
+    config, space, _ = setup(samples_dir, tmp_path, name="best_cut")
+    table = prepare_data(config, progress=False)
+    sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
+    objective = make_objective("s_over_sqrt_s_plus_b", {"min_signal_efficiency": 0.25})
+    outcome = run_search(config, space, TrialRunner(sets, (objective,), "abs", config.seed), n_trials=2)
+    trial = outcome.study.best_trial
+    model = Classifier.load(trial_model_path(config.search_dir, trial.number))
+    val = sets.validation
+    scores = model.predict(val.x * sets.scaler.scale + sets.scaler.mean)
+    signal, w = val.labels == 1, val.weights
+    best, best_cut = 0.0, None
+    for cut in np.unique(scores):
+        above = scores >= cut
+        s, b = w[above & signal].sum(), w[above & ~signal].sum()
+        if s >= 0.25 * w[signal].sum() and b >= 1e-3 and s > 0 and s / np.sqrt(s + b) > best:
+            best, best_cut = s / np.sqrt(s + b), cut
+    assert trial.value == pytest.approx(best, rel=1e-6)
+    assert trial.user_attrs["cut"] == pytest.approx(best_cut, abs=1e-6)

@@ -1,0 +1,108 @@
+"""Objectives on cuts and shapes of the classifier output (thin classes over
+:mod:`hepopt.figures_of_merit`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hepopt.figures_of_merit import (
+    asimov_significance_with_uncertainty,
+    background_rejection,
+    best_cut_significance,
+    separation_power,
+)
+from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
+from hepopt.objectives.robust import bin_edges
+from hepopt.significance import DEFAULT_MIN_BACKGROUND, binned_yields, merge_low_background
+
+
+def _fraction(value: float, what: str) -> float:
+    if not 0.0 <= value <= 1.0:
+        msg = f"{what} must be in [0, 1], got {value}"
+        raise ValueError(msg)
+    return float(value)
+
+
+class SeparationPower(Objective):
+    """TMVA's separation <S^2> of the signal and background output shapes (options: ``bins``)."""
+
+    name = "separation"
+    direction = "maximize"
+
+    def __init__(self, bins: int = 50) -> None:
+        self.bins = int(bins)
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        return ObjectiveResult(separation_power(inputs.scores, inputs.labels, inputs.weights, self.bins))
+
+
+class _BestCut(Objective):
+    formula = "s/sqrt(s+b)"
+
+    def __init__(self, min_signal_efficiency: float = 0.0, min_background: float = DEFAULT_MIN_BACKGROUND) -> None:
+        self.min_signal_efficiency = _fraction(min_signal_efficiency, "min_signal_efficiency")
+        self.min_background = float(min_background)
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        z, cut, s, b = best_cut_significance(
+            inputs.scores, inputs.labels, inputs.weights, self.formula, self.min_signal_efficiency, self.min_background
+        )
+        return ObjectiveResult(z, {"cut": cut, "signal": s, "background": b})
+
+
+class SOverSqrtSPlusB(_BestCut):
+    """s/sqrt(s+b) at the best cut on the output (options: ``min_signal_efficiency``, e.g. 0.25
+    to keep at least a quarter of the signal; ``min_background`` expected events above the cut)."""
+
+    name = "s_over_sqrt_s_plus_b"
+    formula = "s/sqrt(s+b)"
+
+
+class SOverSqrtB(_BestCut):
+    """s/sqrt(b) at the best cut on the output (same options as ``s_over_sqrt_s_plus_b``)."""
+
+    name = "s_over_sqrt_b"
+    formula = "s/sqrt(b)"
+
+
+class BackgroundRejection(Objective):
+    """1 - background efficiency at a fixed signal efficiency (option ``signal_efficiency``, 0.5)."""
+
+    name = "background_rejection"
+    direction = "maximize"
+
+    def __init__(self, signal_efficiency: float = 0.5) -> None:
+        self.signal_efficiency = _fraction(signal_efficiency, "signal_efficiency")
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        value = background_rejection(inputs.scores, inputs.labels, inputs.weights, self.signal_efficiency)
+        return ObjectiveResult(value)
+
+
+class AsimovWithUncertainty(Objective):
+    """Binned Asimov significance with a relative background uncertainty (Cowan et al. 2011,
+    closed form; options ``relative_uncertainty`` (0.1), ``bins``, ``min_background``)."""
+
+    name = "asimov_significance_sigma_b"
+    direction = "maximize"
+
+    def __init__(
+        self,
+        relative_uncertainty: float = 0.1,
+        bins: int | Sequence[float] = 10,
+        min_background: float = DEFAULT_MIN_BACKGROUND,
+    ) -> None:
+        if relative_uncertainty < 0:
+            msg = f"relative_uncertainty must be >= 0, got {relative_uncertainty}"
+            raise ValueError(msg)
+        self.relative_uncertainty = float(relative_uncertainty)
+        self.edges = bin_edges(bins)
+        self.min_background = float(min_background)
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.edges)
+        s, b = merge_low_background(s, b, self.min_background)
+        z = asimov_significance_with_uncertainty(np.clip(s, 0.0, None), b, self.relative_uncertainty)
+        return ObjectiveResult(z, {"signal": float(s.sum()), "background": float(b.sum())})

@@ -1,0 +1,102 @@
+"""Figures of merit against hand computations, brute-force scans and an independent derivation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hepopt.figures_of_merit import (
+    asimov_significance_with_uncertainty,
+    background_rejection,
+    best_cut_significance,
+    separation_power,
+)
+from hepopt.objectives import ObjectiveInputs, make_objective
+
+
+def inputs(scores: list[float], labels: list[int], weights: list[float]) -> ObjectiveInputs:
+    n = len(scores)
+    return ObjectiveInputs(
+        np.array(scores), np.array(labels), np.array(weights, dtype=np.float64), np.zeros(n, np.int16), ("all",)
+    )
+
+
+def test_separation_power_by_hand() -> None:
+    # Two bins; signal shape (1/4, 3/4), background (3/4, 1/4): 1/2 (0.5^2 + 0.5^2) / 1 = 0.25.
+    data = inputs([0.2, 0.7, 0.2, 0.7], [1, 1, 0, 0], [1.0, 3.0, 3.0, 1.0])
+    assert separation_power(data.scores, data.labels, data.weights, bins=2) == pytest.approx(0.25)
+    apart = inputs([0.9, 0.1], [1, 0], [1.0, 5.0])
+    assert separation_power(apart.scores, apart.labels, apart.weights, bins=2) == pytest.approx(1.0)
+    same = inputs([0.4, 0.4], [1, 0], [2.0, 7.0])
+    assert separation_power(same.scores, same.labels, same.weights) == 0.0
+
+
+def test_best_cut_by_hand() -> None:
+    # cut >= 0.9: s 2, b 0 (too little background); >= 0.8: 2/sqrt(3); >= 0.6: 4/sqrt(5); >= 0.3: 4/3
+    data = inputs([0.9, 0.8, 0.6, 0.3], [1, 0, 1, 0], [2.0, 1.0, 2.0, 4.0])
+    assert best_cut_significance(data.scores, data.labels, data.weights) == pytest.approx(
+        (4 / math.sqrt(5), 0.6, 4.0, 1.0)
+    )
+    z, cut, _, _ = best_cut_significance(data.scores, data.labels, data.weights, "s/sqrt(b)")
+    assert (z, cut) == (pytest.approx(4.0), 0.6)
+    objective = make_objective("s_over_sqrt_s_plus_b", {"min_signal_efficiency": 0.5})
+    result = objective.evaluate(data)
+    assert result.value == pytest.approx(4 / math.sqrt(5))
+    assert result.extras["cut"] == 0.6
+
+
+@pytest.mark.parametrize("formula", ["s/sqrt(s+b)", "s/sqrt(b)"])
+@pytest.mark.parametrize("min_efficiency", [0.0, 0.25, 0.8])
+def test_best_cut_matches_a_brute_force_scan(formula: str, min_efficiency: float) -> None:
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 300)
+    scores = np.round(np.clip(rng.normal(0.35 + 0.3 * labels, 0.2), 0, 1), 2)  # ties on purpose
+    weights = rng.uniform(0.1, 2.0, 300) * np.where(labels == 1, 0.2, 1.0)
+    best = 0.0
+    total = weights[labels == 1].sum()
+    for cut in np.unique(scores):  # the independent, slow way
+        above = scores >= cut
+        s, b = weights[above & (labels == 1)].sum(), weights[above & (labels == 0)].sum()
+        if s >= min_efficiency * total and b >= 1e-3 and s > 0:
+            best = max(best, s / math.sqrt(s + b if formula == "s/sqrt(s+b)" else b))
+    z = best_cut_significance(scores, labels, weights, formula, min_efficiency)[0]
+    assert z == pytest.approx(best, rel=1e-12)
+
+
+def test_background_rejection_by_hand() -> None:
+    data = inputs([0.9, 0.8, 0.7, 0.6, 0.85, 0.5, 0.4, 0.3], [1, 1, 1, 1, 0, 0, 0, 0], [1.0] * 8)
+    # Half the signal needs score >= 0.8; one background event of four passes: rejection 0.75.
+    assert background_rejection(data.scores, data.labels, data.weights, 0.5) == pytest.approx(0.75)
+    # All the signal: score >= 0.6, still only the 0.85 background event above: 0.75; a quarter:
+    # score >= 0.9, no background left: 1.
+    assert make_objective("background_rejection", {"signal_efficiency": 1.0}).evaluate(data).value == 0.75
+    assert make_objective("background_rejection", {"signal_efficiency": 0.25}).evaluate(data).value == 1.0
+    with pytest.raises(ValueError, match="signal_efficiency must be in"):
+        make_objective("background_rejection", {"signal_efficiency": 1.5})
+
+
+def profile_likelihood_q0(s: float, b: float, sigma: float) -> float:
+    """q0 on Asimov data with the background measured in a control region: n ~ Pois(mu s + b'),
+    m ~ Pois(tau b'), tau = b / sigma^2; b' profiled analytically under mu = 0."""
+    tau = b / sigma**2
+    n, m = s + b, tau * b
+    b_hat = (n + m) / (1 + tau)  # maximises Pois(n | b') Pois(m | tau b')
+    return 2 * (n * math.log(n / b_hat) - n + b_hat + m * math.log(m / (tau * b_hat)) - m + tau * b_hat)
+
+
+@pytest.mark.parametrize(("s", "b", "rel"), [(5.0, 20.0, 0.1), (30.0, 100.0, 0.3), (2.0, 1.0, 0.5)])
+def test_cowan_formula_equals_the_profile_likelihood(s: float, b: float, rel: float) -> None:
+    z = asimov_significance_with_uncertainty(np.array([s]), np.array([b]), rel)
+    assert z == pytest.approx(math.sqrt(profile_likelihood_q0(s, b, rel * b)), rel=1e-9)
+
+
+def test_cowan_formula_limits_and_bins() -> None:
+    s, b = np.array([3.0, 8.0]), np.array([10.0, 50.0])
+    stat_only = math.sqrt(sum(2 * ((si + bi) * math.log(1 + si / bi) - si) for si, bi in zip(s, b, strict=True)))
+    assert asimov_significance_with_uncertainty(s, b, 0.0) == pytest.approx(stat_only)
+    assert asimov_significance_with_uncertainty(s, b, 1e-5) == pytest.approx(stat_only, rel=1e-6)
+    assert asimov_significance_with_uncertainty(s, b, 0.2) < stat_only  # an uncertainty costs significance
+    per_bin = [asimov_significance_with_uncertainty(s[i : i + 1], b[i : i + 1], 0.2) for i in range(2)]
+    assert asimov_significance_with_uncertainty(s, b, 0.2) == pytest.approx(math.hypot(*per_bin))
