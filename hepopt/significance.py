@@ -20,6 +20,18 @@ def histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.
     return np.histogram(np.clip(scores, edges[0], edges[-1]), bins=edges, weights=weights)[0]
 
 
+def flat_signal_edges(scores: np.ndarray, weights: np.ndarray, n_bins: int) -> np.ndarray:
+    """Edges in [0, 1] that give each of ``n_bins`` bins the same signal yield (weighted quantiles
+    of the signal's output, |weights|): the "flat signal" binning of many analyses. Each inner
+    edge lies halfway between the event that completes a bin and the next; ties can merge bins."""
+    order = np.argsort(scores, kind="stable")
+    x, cumulative = scores[order], np.cumsum(np.abs(weights[order]))
+    targets = cumulative[-1] * np.arange(1, n_bins) / n_bins
+    completing = np.clip(np.searchsorted(cumulative, targets), 0, len(x) - 2)
+    inner = (x[completing] + x[completing + 1]) / 2
+    return np.unique(np.r_[0.0, inner[(inner > 0) & (inner < 1)], 1.0])
+
+
 def binned_yields(
     scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, edges: Sequence[float] | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from hepopt.significance import (
     DEFAULT_MIN_BACKGROUND,
     asimov_significance_closed_form,
     binned_yields,
+    flat_signal_edges,
     merge_low_background,
     pyhf_asimov_significance,
 )
@@ -22,7 +23,9 @@ class AsimovSignificance(Objective):
     """Stat-only Asimov discovery significance of the binned classifier output, fitted with pyhf.
 
     Options:
-        bins: number of equal-width bins in [0, 1] (default 10), or a list of bin edges.
+        bins: number of bins in [0, 1] (default 10), or a list of bin edges.
+        binning: ``fixed`` (equal width, default) or ``flat_signal`` (each bin the same expected
+            signal, edges from the classifier's own signal output).
         min_background: bins are merged from the top until each holds at least this much
             expected background (default 1e-3 events).
         method: ``pyhf`` (a real fit, default) or ``closed_form`` (Cowan et al. formula; the same
@@ -37,8 +40,13 @@ class AsimovSignificance(Objective):
         bins: int | Sequence[float] = 10,
         min_background: float = DEFAULT_MIN_BACKGROUND,
         method: str = "pyhf",
+        binning: str = "fixed",
     ) -> None:
         self.edges = bin_edges(bins)
+        if binning not in ("fixed", "flat_signal") or (binning == "flat_signal" and not isinstance(bins, int)):
+            msg = f"binning must be 'fixed' or 'flat_signal' (with a number of bins), got {binning!r}"
+            raise ValueError(msg)
+        self.binning = binning
         if min_background <= 0:
             msg = f"min_background must be > 0, got {min_background}"
             raise ValueError(msg)
@@ -49,7 +57,11 @@ class AsimovSignificance(Objective):
         self.method = method
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
-        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.edges)
+        edges = self.edges
+        if self.binning == "flat_signal":
+            signal = inputs.labels == 1
+            edges = flat_signal_edges(inputs.scores[signal], inputs.weights[signal], len(self.edges) - 1)
+        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, edges)
         s, b = merge_low_background(s, b, self.min_background)
         s = np.clip(s, 0.0, None)
         significance = pyhf_asimov_significance if self.method == "pyhf" else asimov_significance_closed_form

@@ -100,3 +100,25 @@ def test_cowan_formula_limits_and_bins() -> None:
     assert asimov_significance_with_uncertainty(s, b, 0.2) < stat_only  # an uncertainty costs significance
     per_bin = [asimov_significance_with_uncertainty(s[i : i + 1], b[i : i + 1], 0.2) for i in range(2)]
     assert asimov_significance_with_uncertainty(s, b, 0.2) == pytest.approx(math.hypot(*per_bin))
+
+
+def test_flat_signal_binning() -> None:
+    from hepopt.significance import flat_signal_edges
+
+    assert flat_signal_edges(np.array([0.4, 0.1, 0.3, 0.2]), np.ones(4), 2).tolist() == [0.0, 0.25, 1.0]
+    rng = np.random.default_rng(2)
+    scores, weights = rng.beta(5, 2, 4000), rng.uniform(0.5, 1.5, 4000)
+    edges = flat_signal_edges(scores, weights, 5)
+    assert len(edges) == 6
+    per_bin = np.histogram(scores, edges, weights=weights)[0]
+    np.testing.assert_allclose(per_bin, weights.sum() / 5, atol=1.5)  # within one event's weight
+    # The significance objective with it: the same as the closed form on those edges by hand.
+    labels = np.r_[np.ones(4000, np.int8), np.zeros(4000, np.int8)]
+    all_scores = np.r_[scores, rng.beta(2, 5, 4000)]
+    all_weights = np.r_[weights * 0.01, np.ones(4000)]
+    data = ObjectiveInputs(all_scores, labels, all_weights, np.zeros(8000, np.int16), ("all",))
+    value = make_objective("asimov_significance", {"bins": 5, "binning": "flat_signal", "method": "closed_form"})
+    s = np.histogram(scores, edges, weights=weights * 0.01)[0]
+    b = np.histogram(all_scores[4000:], edges)[0]
+    expected = math.sqrt(np.sum(2 * ((s + b) * np.log1p(s / b) - s)))
+    assert value.evaluate(data).value == pytest.approx(expected, rel=1e-9)
