@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-ANALYSIS = ROOT / "analyses" / "zprime_ttbar"
 NOISE = {"Noise_0", "Noise_1", "Noise_2"}
 
 
@@ -31,9 +27,10 @@ def main() -> None:
 
     import numpy as np
     import optuna
-    import yaml
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from example_analysis import example_config
+
     from hepopt.config import config_from_dict
     from hepopt.data.stage import prepare_data
     from hepopt.metrics import weighted_roc_auc
@@ -43,14 +40,7 @@ def main() -> None:
     from hepopt.training.params import TrainParams
     from hepopt.training.sets import TrainingSets
 
-    sys.path.insert(0, str(ANALYSIS))
-    import make_samples
-
-    work = Path(tempfile.mkdtemp(prefix="hepopt-elim-bench-"))
-    make_samples.make_samples(work / "samples", scale=args.scale)
-    raw = yaml.safe_load((ANALYSIS / "hepopt_eliminate.yaml").read_text())
-    raw = json.loads(json.dumps(raw).replace("samples/", f"{work / 'samples'}/"))
-    raw["features"] = [f for f in raw["features"] if not (isinstance(f, dict) and "callable" in f)]
+    raw, work = example_config("hepopt_eliminate.yaml", args.scale, "hepopt-elim-bench-")
     raw["model"]["space"] = {"units": 64, "n_layers": 2, "max_epochs": 20, "patience": 4}
     base = {"tolerance": 0.002, "min_variables": 3, "objective": {"name": "roc_auc"}, "shuffle_repeats": 5}
     result: dict = {"scale": args.scale}

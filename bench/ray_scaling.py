@@ -15,13 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-import tempfile
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-ANALYSIS = ROOT / "analyses" / "zprime_ttbar"
 
 
 def steady_rate(study: object, workers: int) -> float:
@@ -40,9 +35,10 @@ def main() -> None:
 
     import optuna
     import ray
-    import yaml
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from example_analysis import example_config
+
     from hepopt.config import config_from_dict
     from hepopt.data.stage import prepare_data
     from hepopt.objectives import make_objective
@@ -51,15 +47,7 @@ def main() -> None:
     from hepopt.search.trial import TrialRunner
     from hepopt.training.sets import TrainingSets
 
-    sys.path.insert(0, str(ANALYSIS))
-    import make_samples
-
-    work = Path(tempfile.mkdtemp(prefix="hepopt-ray-bench-"))
-    make_samples.make_samples(work / "samples", scale=args.scale)
-    raw = yaml.safe_load((ANALYSIS / "hepopt.yaml").read_text())
-    text = json.dumps(raw).replace("samples/", f"{work / 'samples'}/")
-    raw = json.loads(text)
-    raw["features"] = [f for f in raw["features"] if not (isinstance(f, dict) and "callable" in f)]
+    raw, work = example_config("hepopt.yaml", args.scale, "hepopt-ray-bench-")
     # Fixed work per trial: the same small network for a fixed number of epochs.
     raw["model"]["space"] = {
         "units": {"type": "categorical", "choices": [32]},

@@ -55,13 +55,17 @@ def sets() -> TrainingSets:
     return TrainingSets.from_table(toy_table(), (0.5, 0.25, 0.25), seed=1)
 
 
+def toy_params(adv_lambda: float, adv_epochs: int) -> TrainParams:
+    """The small network and short adversarial schedule the toy problems train with."""
+    return TrainParams(
+        n_layers=2, units=32, batch_size=256, learning_rate=3e-3, max_epochs=8, patience=3,
+        adv_lambda=adv_lambda, adv_steps=3, adv_epochs=adv_epochs, adv_pretrain_epochs=2, adv_learning_rate=3e-3,
+    )  # fmt: skip
+
+
 def train(sets: TrainingSets, spec: AdversarySpec, adv_lambda: float) -> dict[str, float]:
     runner = TrialRunner(sets, (make_objective("robust_significance"),), "abs", seed=3, adversary=spec)
-    params = TrainParams(
-        n_layers=2, units=32, batch_size=256, learning_rate=3e-3, max_epochs=8, patience=3,
-        adv_lambda=adv_lambda, adv_steps=3, adv_epochs=8, adv_pretrain_epochs=2, adv_learning_rate=3e-3,
-    )  # fmt: skip
-    outcome = runner.run(params)
+    outcome = runner.run(toy_params(adv_lambda, adv_epochs=8))
     return evaluate_classifier(outcome.classifier, sets, "test", adversary=spec)
 
 
@@ -136,11 +140,7 @@ def test_mdn_adversary_with_a_per_event_nuisance() -> None:
 
     def dependence(adv_lambda: float) -> tuple[float, float]:
         runner = TrialRunner(sets, (make_objective("roc_auc"),), "abs", seed=3, adversary=spec)
-        params = TrainParams(
-            n_layers=2, units=32, batch_size=256, learning_rate=3e-3, max_epochs=8, patience=3,
-            adv_lambda=adv_lambda, adv_steps=3, adv_epochs=16, adv_pretrain_epochs=2, adv_learning_rate=3e-3,
-        )  # fmt: skip
-        outcome = runner.run(params)
+        outcome = runner.run(toy_params(adv_lambda, adv_epochs=16))
         test = sets.varied["test"]["nuis"]
         background = test.labels == 0
         scores = predict_proba(outcome.classifier.model, test.x_tensor)[background]
