@@ -2,13 +2,12 @@
 
 Hyperparameters come from the space's fixed values and hepopt's defaults, then from a short
 pre-optimisation search with all variables (``pre_optimize_trials``, its own ``preoptimize``
-stage), then from ``eliminate.params``. The selection is written to ``eliminate/selection.json`` with a key of
-everything it depends on: a rerun with the same data, variables and settings reuses it.
+stage), then from ``eliminate.params``. The selection is written to ``eliminate/selection.json``;
+whether a rerun can reuse it is the stage runner's decision (the eliminate stage's key).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,19 +28,8 @@ SELECTION_FILE = "selection.json"
 @dataclass(frozen=True)
 class Selection:
     variables: tuple[str, ...]
-    result: EliminationResult | None  # None: reused from an earlier run
+    result: EliminationResult | None  # None: the stage was up to date, its selection reused
     files: dict[str, Path]
-
-
-def selection_key(config: HepoptConfig, feature_names: tuple[str, ...], params: dict[str, Any]) -> str:
-    """A hash of everything the selection depends on."""
-    parts = config.model_dump(
-        mode="json",
-        include={"datasets", "variations", "features", "selection", "data", "seed", "eliminate", "training"},
-    )
-    parts["objective"] = _objective_config(config).model_dump(mode="json")
-    parts["feature_names"], parts["params"] = list(feature_names), params
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _objective_config(config: HepoptConfig) -> Any:
@@ -100,7 +88,7 @@ def run_elimination(
     on_iteration: Callable[[Iteration], None] | None = None,
     preoptimized: dict[str, Any] | None = None,
 ) -> Selection:
-    """Select the variables (or reuse the selection of an identical earlier run); ``on_iteration``
+    """Select the variables; ``on_iteration``
     hears of each elimination step; ``preoptimized``: the pre-optimisation's best hyperparameters.
 
     ``folds``: the prepared data, one per fold (one when ``eliminate.folds`` is not set).
@@ -117,10 +105,6 @@ def run_elimination(
     out = config.output_dir / "eliminate"
     sets = folds[0]
     params = elimination_params(config, preoptimized)
-    key = selection_key(config, sets.feature_names, params)
-    previous = _read_selection(out / SELECTION_FILE)
-    if previous is not None and previous.get("key") == key:
-        return Selection(tuple(previous["variables"]), None, {"selection": out / SELECTION_FILE})
     try:
         units = make_units(sets.feature_names, settings.groups)
     except KeyError as err:
@@ -139,14 +123,7 @@ def run_elimination(
         data, units, TrainParams(**params), settings, TaskPool(config, data), config.seed, on_iteration
     )
     files = write_report(result, out, title=config.name)
-    selection = {"key": key, "variables": list(result.selected), "params": params, "metric": result.selected_metric}
+    selection = {"variables": list(result.selected), "params": params, "metric": result.selected_metric}
     files["selection"] = out / SELECTION_FILE
     files["selection"].write_text(json.dumps(selection, indent=2) + "\n")
     return Selection(result.selected, result, files)
-
-
-def _read_selection(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None

@@ -73,7 +73,10 @@ class Eliminate(Stage):
         return config.eliminate is not None
 
     def inputs(self, config: HepoptConfig) -> Any:
-        return config.model_dump(mode="json", include={"eliminate", "training", "adversary", "seed", "model"})
+        # The prepare key before it covers the events; the objective is eliminate's or the
+        # search's; the search's own settings (trials, sampler) do not matter here.
+        include = {"seed", "model", "training", "adversary", "objective", "objectives", "eliminate"}
+        return config.model_dump(mode="json", include=include) | {"split": config.data.split.model_dump(mode="json")}
 
     def run(self, context: StageContext) -> dict[str, Any]:
         from hepopt.pipeline import select_variables
