@@ -122,3 +122,19 @@ def test_flat_signal_binning() -> None:
     b = np.histogram(all_scores[4000:], edges)[0]
     expected = math.sqrt(np.sum(2 * ((s + b) * np.log1p(s / b) - s)))
     assert value.evaluate(data).value == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("asimov_significance", {"binning": "flat"}, "binning must be 'fixed' or 'flat_signal'"),
+        ("asimov_significance", {"binning": "flat_signal", "bins": [0, 0.5, 1]}, "with a number of bins"),
+        ("s_over_sqrt_b", {"min_signal_efficiency": -0.1}, r"min_signal_efficiency must be in \[0, 1\], got -0.1"),
+        ("asimov_significance_sigma_b", {"relative_uncertainty": -1}, "relative_uncertainty must be >= 0, got -1"),
+    ],
+)
+def test_bad_objective_options_name_the_option(name: str, options: dict, message: str) -> None:
+    from hepopt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_objective(name, options)
