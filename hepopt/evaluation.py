@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hepopt.objectives.binning import bin_edges
 from hepopt.objectives.builtin import AsimovSignificance, RocAuc
 from hepopt.objectives.robust import RobustSignificance, shift_metrics
 
@@ -42,7 +43,7 @@ def evaluate_classifier(
     }
     if inputs.variations:
         metrics["robust_significance"] = RobustSignificance(bins).evaluate(inputs).value
-        metrics.update(shift_metrics(inputs, RobustSignificance(20).edges))
+        metrics.update(shift_metrics(inputs, bin_edges(20)))
     if adversary is not None:
         from hepopt.training.adversary import probe_adversary_auc
 

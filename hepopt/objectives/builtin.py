@@ -8,12 +8,11 @@ import numpy as np
 
 from hepopt.metrics import weighted_bce, weighted_roc_auc
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
-from hepopt.objectives.robust import bin_edges
+from hepopt.objectives.binning import Binning
 from hepopt.significance import (
     DEFAULT_MIN_BACKGROUND,
     asimov_significance_closed_form,
     binned_yields,
-    flat_signal_edges,
     merge_low_background,
     pyhf_asimov_significance,
 )
@@ -42,27 +41,15 @@ class AsimovSignificance(Objective):
         method: str = "pyhf",
         binning: str = "fixed",
     ) -> None:
-        self.edges = bin_edges(bins)
-        if binning not in ("fixed", "flat_signal") or (binning == "flat_signal" and not isinstance(bins, int)):
-            msg = f"binning must be 'fixed' or 'flat_signal' (with a number of bins), got {binning!r}"
-            raise ValueError(msg)
-        self.binning = binning
-        if min_background <= 0:
-            msg = f"min_background must be > 0, got {min_background}"
-            raise ValueError(msg)
+        self.binning = Binning.from_options(bins, binning, min_background)
         if method not in ("pyhf", "closed_form"):
             msg = f"method must be 'pyhf' or 'closed_form', got {method!r}"
             raise ValueError(msg)
-        self.min_background = float(min_background)
         self.method = method
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
-        edges = self.edges
-        if self.binning == "flat_signal":
-            signal = inputs.labels == 1
-            edges = flat_signal_edges(inputs.scores[signal], inputs.weights[signal], len(self.edges) - 1)
-        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, edges)
-        s, b = merge_low_background(s, b, self.min_background)
+        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.binning.edges_for(inputs))
+        s, b = merge_low_background(s, b, self.binning.min_background)
         s = np.clip(s, 0.0, None)
         significance = pyhf_asimov_significance if self.method == "pyhf" else asimov_significance_closed_form
         z = significance(s, b)

@@ -14,7 +14,7 @@ from hepopt.figures_of_merit import (
     separation_power,
 )
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
-from hepopt.objectives.robust import bin_edges
+from hepopt.objectives.binning import Binning
 from hepopt.significance import DEFAULT_MIN_BACKGROUND, binned_yields, merge_low_background
 
 
@@ -83,7 +83,8 @@ class BackgroundRejection(Objective):
 
 class AsimovWithUncertainty(Objective):
     """Binned Asimov significance with a relative background uncertainty (Cowan et al. 2011,
-    closed form; options ``relative_uncertainty`` (0.1), ``bins``, ``min_background``)."""
+    closed form; options ``relative_uncertainty`` (0.1), and ``bins``, ``binning``,
+    ``min_background`` as for ``asimov_significance``)."""
 
     name = "asimov_significance_sigma_b"
     direction = "maximize"
@@ -93,16 +94,16 @@ class AsimovWithUncertainty(Objective):
         relative_uncertainty: float = 0.1,
         bins: int | Sequence[float] = 10,
         min_background: float = DEFAULT_MIN_BACKGROUND,
+        binning: str = "fixed",
     ) -> None:
         if relative_uncertainty < 0:
             msg = f"relative_uncertainty must be >= 0, got {relative_uncertainty}"
             raise ValueError(msg)
         self.relative_uncertainty = float(relative_uncertainty)
-        self.edges = bin_edges(bins)
-        self.min_background = float(min_background)
+        self.binning = Binning.from_options(bins, binning, min_background)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
-        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.edges)
-        s, b = merge_low_background(s, b, self.min_background)
+        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.binning.edges_for(inputs))
+        s, b = merge_low_background(s, b, self.binning.min_background)
         z = asimov_significance_with_uncertainty(np.clip(s, 0.0, None), b, self.relative_uncertainty)
         return ObjectiveResult(z, {"signal": float(s.sum()), "background": float(b.sum())})

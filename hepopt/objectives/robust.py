@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
+from hepopt.objectives.binning import Binning, bin_edges
 from hepopt.profiled_significance import group_variations, histosys_spec, pyhf_asimov_significance_profiled
 from hepopt.robustness import output_shift
 from hepopt.significance import (
@@ -18,20 +19,6 @@ from hepopt.significance import (
 )
 
 
-def bin_edges(bins: int | Sequence[float]) -> np.ndarray:
-    """Equal bins in [0, 1] for a number, or checked explicit edges."""
-    if isinstance(bins, int):
-        if bins < 1:
-            msg = f"bins must be >= 1, got {bins}"
-            raise ValueError(msg)
-        return np.linspace(0.0, 1.0, bins + 1)
-    edges = np.asarray(bins, dtype=np.float64)
-    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        msg = f"bins must be a number or increasing bin edges, got {list(bins)}"
-        raise ValueError(msg)
-    return edges
-
-
 class RobustSignificance(Objective):
     """Asimov discovery significance with every systematic variation profiled (pyhf histosys).
 
@@ -39,39 +26,42 @@ class RobustSignificance(Objective):
     parameter ``x``) is a histosys modifier on the datasets it affects, built from the varied
     classifier-output histograms. Bins are merged as for ``asimov_significance``.
 
-    Options: ``bins`` (default 10), ``min_background`` (default 1e-3).
+    Options: ``bins`` (default 10), ``binning`` (``fixed`` or ``flat_signal``), ``min_background``
+    (default 1e-3), as for ``asimov_significance``.
     """
 
     name = "robust_significance"
     direction = "maximize"
 
-    def __init__(self, bins: int | Sequence[float] = 10, min_background: float = DEFAULT_MIN_BACKGROUND) -> None:
-        self.edges = bin_edges(bins)
-        if min_background <= 0:
-            msg = f"min_background must be > 0, got {min_background}"
-            raise ValueError(msg)
-        self.min_background = float(min_background)
+    def __init__(
+        self,
+        bins: int | Sequence[float] = 10,
+        min_background: float = DEFAULT_MIN_BACKGROUND,
+        binning: str = "fixed",
+    ) -> None:
+        self.binning = Binning.from_options(bins, binning, min_background)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
         names = inputs.dataset_names
         if not names or len(inputs.dataset) != len(inputs.scores):
             msg = "robust_significance needs the dataset of every event (ObjectiveInputs.dataset)"
             raise ValueError(msg)
+        edges = self.binning.edges_for(inputs)
         nominal = {
-            names[d]: histogram(inputs.scores[inputs.dataset == d], inputs.weights[inputs.dataset == d], self.edges)
+            names[d]: histogram(inputs.scores[inputs.dataset == d], inputs.weights[inputs.dataset == d], edges)
             for d in range(len(names))
         }
         signal = {names[d] for d in np.unique(inputs.dataset[inputs.labels == 1])}
-        background = sum((h for n, h in nominal.items() if n not in signal), np.zeros(len(self.edges) - 1))
-        mapping = merge_map(background, self.min_background)
+        background = sum((h for n, h in nominal.items() if n not in signal), np.zeros(len(edges) - 1))
+        mapping = merge_map(background, self.binning.min_background)
         merged = {n: apply_merge(h, mapping) for n, h in nominal.items()}
 
         variations: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         for nuisance, (up, down) in group_variations(tuple(inputs.variations)).items():
             per_sample = {}
             for d in inputs.variations[up].affected:
-                hi = apply_merge(self._varied(inputs, up, d), mapping)
-                lo = apply_merge(self._varied(inputs, down, d), mapping) if down else 2 * merged[names[d]] - hi
+                hi = apply_merge(_varied(inputs, up, d, edges), mapping)
+                lo = apply_merge(_varied(inputs, down, d, edges), mapping) if down else 2 * merged[names[d]] - hi
                 per_sample[names[d]] = (hi, lo)
             variations[nuisance] = per_sample
         z = pyhf_asimov_significance_profiled(histosys_spec(merged, signal, variations))
@@ -80,10 +70,12 @@ class RobustSignificance(Objective):
         z_stat = asimov_significance_closed_form(s, b)
         return ObjectiveResult(z, {"stat_only_significance": z_stat, "nuisance_parameters": float(len(variations))})
 
-    def _varied(self, inputs: ObjectiveInputs, variation: str, dataset: int) -> np.ndarray:
-        varied = inputs.variations[variation]
-        rows = varied.dataset == dataset
-        return histogram(varied.scores[rows], varied.weights[rows], self.edges)
+
+def _varied(inputs: ObjectiveInputs, variation: str, dataset: int, edges: np.ndarray) -> np.ndarray:
+    """The histogram of one dataset's events in one variation (the nominal's edges)."""
+    varied = inputs.variations[variation]
+    rows = varied.dataset == dataset
+    return histogram(varied.scores[rows], varied.weights[rows], edges)
 
 
 class OutputShift(Objective):

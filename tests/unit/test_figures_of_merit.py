@@ -122,6 +122,16 @@ def test_flat_signal_binning() -> None:
     b = np.histogram(all_scores[4000:], edges)[0]
     expected = math.sqrt(np.sum(2 * ((s + b) * np.log1p(s / b) - s)))
     assert value.evaluate(data).value == pytest.approx(expected, rel=1e-9)
+    # Every binned objective takes the same binning: sigma_b on the same edges by hand, and the
+    # profiled significance (no variations here, so a pyhf fit of the stat-only model).
+    flat = {"bins": 5, "binning": "flat_signal"}
+    sigma_b = make_objective("asimov_significance_sigma_b", {**flat, "relative_uncertainty": 0.1})
+    assert sigma_b.evaluate(data).value == pytest.approx(asimov_significance_with_uncertainty(s, b, 0.1), rel=1e-9)
+    by_dataset = ObjectiveInputs(all_scores, labels, all_weights, (1 - labels).astype(np.int16), ("sig", "bkg"))
+    profiled = make_objective("robust_significance", flat).evaluate(by_dataset).value
+    assert profiled == pytest.approx(expected, rel=1e-4)
+    fixed = make_objective("robust_significance", {"bins": 5}).evaluate(by_dataset).value
+    assert fixed != pytest.approx(expected, rel=1e-3)
 
 
 @pytest.mark.parametrize(
