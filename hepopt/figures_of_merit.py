@@ -85,3 +85,21 @@ def asimov_significance_with_uncertainty(s: np.ndarray, b: np.ndarray, relative_
     first = (s + b) * np.log((s + b) * (b + var) / (b**2 + (s + b) * var))
     second = b**2 / var * np.log1p(var * s / (b * (b + var)))
     return float(np.sqrt(np.sum(2.0 * (first - second))))
+
+
+def asimov_log_likelihood_ratio(s: np.ndarray, b: np.ndarray, test: str = "discovery") -> float:
+    """-2 ln lambda of the binned Poisson likelihood L(mu) = prod Pois(n_i | mu s_i + b_i) on the
+    Asimov data of the other hypothesis (Cowan et al. 2011):
+
+    - ``discovery``: data = s + b, tested mu = 0:  q0 = 2 sum[(s+b) ln(1 + s/b) - s]
+    - ``exclusion``: data = b, tested mu = 1:      q1 = 2 sum[s - b ln(1 + s/b)]
+
+    sqrt(q) is the median expected significance of a discovery, or of excluding the signal.
+    """
+    s, b = np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if test == "discovery":
+        return float(np.sum(2.0 * ((s + b) * np.log1p(s / b) - s)))
+    if test == "exclusion":
+        return float(np.sum(2.0 * (s - b * np.log1p(s / b))))
+    msg = f"test must be 'discovery' or 'exclusion', got {test!r}"
+    raise ValueError(msg)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hepopt.figures_of_merit import (
+    asimov_log_likelihood_ratio,
     asimov_significance_with_uncertainty,
     background_rejection,
     best_cut_significance,
@@ -107,3 +108,40 @@ class AsimovWithUncertainty(Objective):
         s, b = merge_low_background(s, b, self.binning.min_background)
         z = asimov_significance_with_uncertainty(np.clip(s, 0.0, None), b, self.relative_uncertainty)
         return ObjectiveResult(z, {"signal": float(s.sum()), "background": float(b.sum())})
+
+
+class LogLikelihoodRatio(Objective):
+    """Expected -2 ln(likelihood ratio) of the binned classifier output on Asimov data
+    (closed form; pyhf's test statistics give the same numbers).
+
+    Options: ``test``: ``discovery`` (background-only rejected on signal + background data, q0,
+    the default) or ``exclusion`` (the signal rejected on background-only data, q1, what a search
+    that expects a limit optimises); ``signal_strength``: the signal yield scale assumed (1);
+    ``bins``, ``binning``, ``min_background`` as for ``asimov_significance``. The extras hold
+    ``significance`` = sqrt(q).
+    """
+
+    name = "log_likelihood_ratio"
+    direction = "maximize"
+
+    def __init__(
+        self,
+        test: str = "discovery",
+        signal_strength: float = 1.0,
+        bins: int | Sequence[float] = 10,
+        binning: str = "fixed",
+        min_background: float = DEFAULT_MIN_BACKGROUND,
+    ) -> None:
+        asimov_log_likelihood_ratio(np.ones(1), np.ones(1), test)  # checks the name
+        if signal_strength <= 0:
+            msg = f"signal_strength must be > 0, got {signal_strength}"
+            raise ValueError(msg)
+        self.test = test
+        self.signal_strength = float(signal_strength)
+        self.binning = Binning.from_options(bins, binning, min_background)
+
+    def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
+        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.binning.edges_for(inputs))
+        s, b = merge_low_background(s, b, self.binning.min_background)
+        q = asimov_log_likelihood_ratio(self.signal_strength * np.clip(s, 0.0, None), b, self.test)
+        return ObjectiveResult(q, {"significance": float(np.sqrt(max(q, 0.0))), "bins": float(len(s))})

@@ -141,6 +141,8 @@ def test_flat_signal_binning() -> None:
         ("asimov_significance", {"binning": "flat_signal", "bins": [0, 0.5, 1]}, "with a number of bins"),
         ("s_over_sqrt_b", {"min_signal_efficiency": -0.1}, r"min_signal_efficiency must be in \[0, 1\], got -0.1"),
         ("asimov_significance_sigma_b", {"relative_uncertainty": -1}, "relative_uncertainty must be >= 0, got -1"),
+        ("log_likelihood_ratio", {"test": "limit"}, "test must be 'discovery' or 'exclusion', got 'limit'"),
+        ("robust_significance", {"binning": "equal"}, "binning must be 'fixed' or 'flat_signal'"),
     ],
 )
 def test_bad_objective_options_name_the_option(name: str, options: dict, message: str) -> None:
@@ -148,3 +150,35 @@ def test_bad_objective_options_name_the_option(name: str, options: dict, message
 
     with pytest.raises(ConfigError, match=message):
         make_objective(name, options)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_log_likelihood_ratio_equals_pyhfs_test_statistics(seed: int) -> None:
+    """q0 on s+b Asimov data and q_mu=1 on background-only data, from pyhf fits of the same model."""
+    import pyhf
+
+    from hepopt.figures_of_merit import asimov_log_likelihood_ratio
+    from hepopt.significance import _numpy_scipy_backend, stat_only_spec
+
+    rng = np.random.default_rng(seed)
+    s, b = rng.uniform(0.5, 30.0, 4), rng.uniform(2.0, 300.0, 4)
+    with _numpy_scipy_backend():
+        model = pyhf.Model(stat_only_spec(s, b), poi_name="mu", validate=False)
+        fit = (model.config.suggested_init(), model.config.suggested_bounds(), model.config.suggested_fixed())
+        q0 = pyhf.infer.test_statistics.q0(0.0, [*(s + b), *model.config.auxdata], model, *fit)
+        q1 = pyhf.infer.test_statistics.qmu(1.0, [*b, *model.config.auxdata], model, *fit)
+    assert asimov_log_likelihood_ratio(s, b, "discovery") == pytest.approx(float(q0), rel=1e-4)
+    assert asimov_log_likelihood_ratio(s, b, "exclusion") == pytest.approx(float(q1), rel=1e-4)
+
+
+def test_log_likelihood_ratio_objective_by_hand() -> None:
+    # Two bins of 0.5: signal (1, 3), background (4, 1); signal strength 2 doubles the signal.
+    data = inputs([0.2, 0.7, 0.2, 0.7], [1, 1, 0, 0], [1.0, 3.0, 4.0, 1.0])
+    s, b = np.array([2.0, 6.0]), np.array([4.0, 1.0])
+    q1 = 2 * sum(si - bi * math.log(1 + si / bi) for si, bi in zip(s, b, strict=True))
+    objective = make_objective("log_likelihood_ratio", {"bins": 2, "test": "exclusion", "signal_strength": 2})
+    result = objective.evaluate(data)
+    assert result.value == pytest.approx(q1)
+    assert result.extras["significance"] == pytest.approx(math.sqrt(q1))
+    q0 = 2 * sum((si + bi) * math.log(1 + si / bi) - si for si, bi in zip(s / 2, b, strict=True))
+    assert make_objective("log_likelihood_ratio", {"bins": 2}).evaluate(data).value == pytest.approx(q0)

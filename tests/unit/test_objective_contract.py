@@ -19,12 +19,14 @@ BUILTIN = {
     "background_rejection": {"signal_efficiency": 0.5},
     "asimov_significance_sigma_b": {"relative_uncertainty": 0.1},
     "robust_significance": {},
+    "log_likelihood_ratio": {},
+    "log_likelihood_ratio_exclusion": {"test": "exclusion"},
 }
 
 
 @pytest.fixture(params=sorted(BUILTIN))
 def builtin(request: pytest.FixtureRequest) -> Objective:
-    name = request.param.removesuffix("_flat")
+    name = request.param.removesuffix("_flat").removesuffix("_exclusion")
     return make_objective(name, BUILTIN[request.param])
 
 
