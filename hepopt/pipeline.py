@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hepopt.config.schema import HepoptConfig
-from hepopt.errors import TrainingError
+from hepopt.errors import ConfigError, TrainingError
 
 if TYPE_CHECKING:
     import optuna
@@ -138,8 +138,11 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
         space.grid(str(config.source))
     for i, point in enumerate(config.search.enqueue):
         space.check_point(point, f"{config.source}: search.enqueue.{i}")
-    for o in config.objective_configs():
-        make_objective(o.name, o.options)
+    for key, o in config.objective_keys():
+        objective = make_objective(o.name, o.options, key=key)
+        if "variations" in objective.needs and not config.variations:
+            msg = f"{config.source}: {key}: '{o.name}' needs systematic variations, but the config has no 'variations'"
+            raise ConfigError(msg)
     from hepopt.stages import stage_list
 
     stage_list(config)  # unknown stage names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Callable
 from typing import TypeVar
 
 from hepopt.errors import PluginError
@@ -10,12 +11,15 @@ from hepopt.errors import PluginError
 T = TypeVar("T")
 
 
-def load_plugins(group: str, base: type[T], kind: str) -> dict[str, type[T]]:
-    """Every class registered under ``group`` by name, each checked to subclass ``base``.
+def load_plugins(
+    group: str, base: type[T], kind: str, check: Callable[[str, type[T]], str | None] | None = None
+) -> dict[str, type[T]]:
+    """Every class registered under ``group`` by name, each checked to subclass ``base`` and to
+    pass ``check`` (which returns what is wrong with the class registered as that name, or None).
 
     Raises:
-        PluginError: naming the entry point (and its distribution) that cannot be imported or
-            is not a ``base`` subclass.
+        PluginError: naming the entry point (and its distribution) that cannot be imported, is
+            not a ``base`` subclass, or fails ``check``.
     """
     found: dict[str, type[T]] = {}
     for ep in importlib.metadata.entry_points(group=group):
@@ -27,6 +31,10 @@ def load_plugins(group: str, base: type[T], kind: str) -> dict[str, type[T]]:
             raise PluginError(msg) from err
         if not (isinstance(obj, type) and issubclass(obj, base)):
             msg = f"{kind} plugin {ep.name!r} = {ep.value!r} (from {dist}) is not a subclass of {base.__name__}"
+            raise PluginError(msg)
+        problem = check(ep.name, obj) if check is not None else None
+        if problem:
+            msg = f"{kind} plugin {ep.name!r} = {ep.value!r} (from {dist}): {problem}"
             raise PluginError(msg)
         found[ep.name] = obj
     return found

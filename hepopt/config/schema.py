@@ -335,6 +335,12 @@ class HepoptConfig(_Strict):
         """The objectives to optimise: several for a multi-objective study, else the one."""
         return list(self.objectives) if self.objectives else [self.objective]
 
+    def objective_keys(self) -> list[tuple[str, ObjectiveConfig]]:
+        """The objectives to optimise with the config key each comes from (for error messages)."""
+        if self.objectives:
+            return [(f"objectives.{i}", o) for i, o in enumerate(self.objectives)]
+        return [("objective", self.objective)]
+
     def feature_entries(self) -> list[tuple[str, str]]:
         """The features as ``(kind, text)`` pairs, kind being 'expr:NAME' or 'callable'."""
         entries = []

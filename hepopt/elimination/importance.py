@@ -76,7 +76,8 @@ def permuted_validation(sets: TrainingSets, columns: list[int], generator: torch
 
 def validation_metric(classifier: Classifier, sets: TrainingSets, objective: Objective) -> float:
     """The objective on the validation split (eval mode, no gradients: the same number every time)."""
-    return objective.evaluate(objective_inputs(classifier, sets, "validation")).value
+    inputs = objective_inputs(classifier, sets, "validation", variations="variations" in objective.needs)
+    return objective.evaluate(inputs).value
 
 
 def shuffle_drops(

@@ -52,16 +52,24 @@ class ObjectiveResult:
     extras: Mapping[str, float] = field(default_factory=dict)
 
 
+# What an objective may ask for beyond the scores, labels and weights every objective gets:
+# ``dataset`` (each event's dataset and the dataset names), ``variations`` (the classifier on the
+# systematically varied events, which costs one more prediction per variation).
+INPUTS = frozenset({"dataset", "variations"})
+
+
 class Objective(abc.ABC):
     """A figure of merit an analysis wants optimised.
 
-    Subclasses set ``name`` and ``direction`` and implement :meth:`evaluate`; options from the
-    config's ``objective.options`` arrive as keyword arguments of ``__init__``. Objectives must be
-    stateless and picklable (they travel to Ray and coffea workers).
+    Subclasses set ``name``, ``direction`` and ``needs`` (which of :data:`INPUTS` they read) and
+    implement :meth:`evaluate`; options from the config's ``objective.options`` arrive as keyword
+    arguments of ``__init__``. Objectives must be stateless and picklable (they travel to Ray and
+    coffea workers).
     """
 
     name: ClassVar[str]
     direction: ClassVar[Literal["maximize", "minimize"]] = "maximize"
+    needs: frozenset[str] = frozenset()  # an instance may widen it (a combination of objectives)
 
     @abc.abstractmethod
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:

@@ -32,6 +32,7 @@ class RobustSignificance(Objective):
 
     name = "robust_significance"
     direction = "maximize"
+    needs = frozenset({"dataset", "variations"})
 
     def __init__(
         self,
@@ -88,6 +89,7 @@ class OutputShift(Objective):
 
     name = "output_shift"
     direction = "minimize"
+    needs = frozenset({"dataset", "variations"})
 
     def __init__(self, bins: int | Sequence[float] = 20) -> None:
         self.edges = bin_edges(bins)

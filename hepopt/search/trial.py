@@ -47,6 +47,11 @@ class TrialRunner:
     def directions(self) -> list[str]:
         return [o.direction for o in self.objectives]
 
+    @property
+    def needs_variations(self) -> bool:
+        """Whether an objective reads the varied events (else they are not predicted)."""
+        return any("variations" in o.needs for o in self.objectives)
+
     @cached_property
     def adversary_data(self) -> tuple[AdversaryData, AdversaryData]:
         """Training and validation sets of the adversary, built on first use, once per study."""
@@ -87,7 +92,9 @@ class TrialRunner:
     def validation_value(self, model: nn.Module, params: TrainParams) -> float:
         """The first objective of a (possibly half-trained) model on the validation split."""
         classifier = Classifier(model, self.sets.scaler, self.sets.feature_names, params)
-        return self.objectives[0].evaluate(objective_inputs(classifier, self.sets, "validation")).value
+        first = self.objectives[0]
+        inputs = objective_inputs(classifier, self.sets, "validation", variations="variations" in first.needs)
+        return first.evaluate(inputs).value
 
     def _selection_score(self, params: TrainParams) -> Callable[[nn.Module], float]:
         """The first objective on the validation split, signed so that higher is better: picks
@@ -101,21 +108,25 @@ class TrialRunner:
         return score
 
     def score(self, classifier: Classifier, split: str) -> tuple[ObjectiveResult, ...]:
-        """The objectives on one split ('validation' or 'test'), its variations included."""
-        inputs = objective_inputs(classifier, self.sets, split)
+        """The objectives on one split ('validation' or 'test'); the varied events are predicted
+        only when an objective reads them."""
+        inputs = objective_inputs(classifier, self.sets, split, variations=self.needs_variations)
         return tuple(objective.evaluate(inputs) for objective in self.objectives)
 
 
-def objective_inputs(classifier: Classifier, sets: TrainingSets, split: str) -> ObjectiveInputs:
-    """Classifier output on the nominal and varied events of ``split``, with weights and datasets."""
+def objective_inputs(
+    classifier: Classifier, sets: TrainingSets, split: str, *, variations: bool = True
+) -> ObjectiveInputs:
+    """Classifier output on the nominal events of ``split`` (and, with ``variations``, on the
+    varied events), with weights and datasets."""
     nominal = sets.splits[split]
     scores = predict_proba(classifier.model, nominal.x_tensor)
-    variations = {}
-    for name, varied in sets.varied[split].items():
+    varied_inputs = {}
+    for name, varied in sets.varied[split].items() if variations else ():
         # Weight-based variations share the nominal tensor: no second prediction.
         v_scores = scores if varied.x_tensor is nominal.x_tensor else predict_proba(classifier.model, varied.x_tensor)
-        variations[name] = VariedInputs(v_scores, varied.labels, varied.weights, varied.dataset, sets.affected[name])
-    return ObjectiveInputs(scores, nominal.labels, nominal.weights, nominal.dataset, sets.dataset_names, variations)
+        varied_inputs[name] = VariedInputs(v_scores, varied.labels, varied.weights, varied.dataset, sets.affected[name])
+    return ObjectiveInputs(scores, nominal.labels, nominal.weights, nominal.dataset, sets.dataset_names, varied_inputs)
 
 
 def trial_model_path(output_dir: Path, number: int) -> Path:
