@@ -52,7 +52,7 @@ def test_a_plugin_that_declares_itself_wrongly_is_refused_by_name(
 def test_a_plugin_without_evaluate_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install(tmp_path, "lazy", "name = 'lazy'", evaluate=False)
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(PluginError, match="objective plugin 'lazy'.*Plugin does not implement evaluate"):
+    with pytest.raises(PluginError, match=r"objective plugin 'lazy'.*Plugin does not implement evaluate"):
         load_objectives()
 
 
