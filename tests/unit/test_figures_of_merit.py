@@ -182,3 +182,43 @@ def test_log_likelihood_ratio_objective_by_hand() -> None:
     assert result.extras["significance"] == pytest.approx(math.sqrt(q1))
     q0 = 2 * sum((si + bi) * math.log(1 + si / bi) - si for si, bi in zip(s / 2, b, strict=True))
     assert make_objective("log_likelihood_ratio", {"bins": 2}).evaluate(data).value == pytest.approx(q0)
+
+
+def test_weighted_sum_signs_terms_by_direction() -> None:
+    rng = np.random.default_rng(5)
+    labels = (rng.random(3000) < 0.3).astype(np.int8)
+    scores = np.clip(rng.normal(0.35 + 0.3 * labels, 0.15), 0, 1)
+    data = ObjectiveInputs(scores, labels, rng.uniform(0.5, 2.0, 3000), np.zeros(3000, np.int16), ("all",))
+    z = make_objective("asimov_significance", {"method": "closed_form", "bins": 5}).evaluate(data).value
+    bce = make_objective("bce").evaluate(data).value
+    auc = make_objective("roc_auc").evaluate(data).value
+    terms = [
+        {"name": "asimov_significance", "options": {"method": "closed_form", "bins": 5}},
+        {"name": "bce", "weight": 3.0},
+        {"name": "roc_auc", "weight": 0.5},
+    ]
+    combined = make_objective("weighted_sum", {"terms": terms})
+    result = combined.evaluate(data)
+    assert result.value == pytest.approx(z - 3.0 * bce + 0.5 * auc, rel=1e-12)
+    assert result.extras == pytest.approx({"asimov_significance": z, "bce": bce, "roc_auc": auc})
+    assert combined.direction == "maximize"
+    assert combined.needs == frozenset()
+    shift = make_objective("weighted_sum", {"terms": [{"name": "roc_auc"}, {"name": "output_shift"}]})
+    assert shift.needs == {"dataset", "variations"}  # what its terms read
+
+
+@pytest.mark.parametrize(
+    ("terms", "message"),
+    [
+        ([], "terms: give at least one"),
+        ([{"name": "roc_auc", "weight": -1}], r"terms\.0\.weight must be > 0"),
+        ([{"name": "roc_auc"}, {"name": "auc"}], r"terms\.1\.name: unknown objective 'auc'"),
+        ([{"name": "roc_auc", "wieght": 2}], r"terms\.0: expected a mapping with 'name'"),
+        ([{"name": "asimov_significance", "options": {"bins": 0}}], r"terms\.0\.options: asimov_significance: bins"),
+    ],
+)
+def test_weighted_sum_errors_name_the_term(terms: list, message: str) -> None:
+    from hepopt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"objective\.options: weighted_sum: .*" + message):
+        make_objective("weighted_sum", {"terms": terms})

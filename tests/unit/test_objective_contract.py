@@ -21,6 +21,7 @@ BUILTIN = {
     "robust_significance": {},
     "log_likelihood_ratio": {},
     "log_likelihood_ratio_exclusion": {"test": "exclusion"},
+    "weighted_sum": {"terms": [{"name": "roc_auc"}, {"name": "bce", "weight": 0.5}]},
 }
 
 

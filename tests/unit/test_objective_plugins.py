@@ -16,7 +16,10 @@ from hepopt.objectives import ObjectiveInputs, load_objectives
 BAD_PLUGINS = {
     "wrong_name": ("name = 'other'\n    direction = 'maximize'", "Plugin.name is 'other', not the entry point's name"),
     "bad_direction": ("name = 'bad_direction'\n    direction = 'max'", "direction must be 'maximize' or 'minimize'"),
-    "bad_needs": ("name = 'bad_needs'\n    needs = frozenset({'truth'})", "needs must be a set of ['dataset', 'variations']"),
+    "bad_needs": (
+        "name = 'bad_needs'\n    needs = frozenset({'truth'})",
+        "needs must be a set of ['dataset', 'variations']",
+    ),
 }
 _counter = itertools.count()
 
