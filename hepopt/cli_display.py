@@ -121,6 +121,13 @@ class Display:
             base = result.baseline.params.get(name, "") if result.baseline else ""
             params.add_row(name, _fmt(value), _fmt(base))
         self.out.print(params)
+        if result.best.constraints:
+            checks = ", ".join(
+                f"{label} (validation {value:.4g}, test {result.best.test_metrics.get('constraint: ' + label, float('nan')):.4g})"
+                for label, value in result.best.constraints.items()
+            )
+            verdict = "satisfies" if result.best.feasible else "[red]no trial satisfies[/red]; the best one breaks"
+            self.out.print(f"best trial {verdict} the constraints: {checks}")
         if result.finetune:
             ft = result.finetune
             self.out.print(

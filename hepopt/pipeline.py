@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ class TrialSummary:
     validation: list[float]
     test: list[float]
     test_metrics: dict[str, float] = field(default_factory=dict)
+    constraints: dict[str, float] = field(default_factory=dict)  # label -> value on validation
+    feasible: bool = True  # satisfies every constraint on validation
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,13 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
         if "variations" in objective.needs and not config.variations:
             msg = f"{config.source}: {key}: '{o.name}' needs systematic variations, but the config has no 'variations'"
             raise ConfigError(msg)
+    from hepopt.search.constraints import constraints_from_config
+
+    for i, constraint in enumerate(constraints_from_config(config)):
+        if "variations" in constraint.objective.needs and not config.variations:
+            name = constraint.objective.name
+            msg = f"{config.source}: constraints.{i}: '{name}' needs systematic variations, but the config has no 'variations'"
+            raise ConfigError(msg)
     from hepopt.stages import stage_list
 
     stage_list(config)  # unknown stage names
@@ -152,6 +162,7 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
 def search_objects(config: HepoptConfig, table: EventTable, variables: list[str] | None) -> tuple[SearchSpace, Any]:
     """The search space and the trial runner (cross-validated when configured) on ``variables``."""
     from hepopt.objectives.registry import make_objective
+    from hepopt.search.constraints import constraints_from_config
     from hepopt.search.space import SearchSpace
     from hepopt.search.trial import TrialRunner
     from hepopt.training.adversary import spec_from_config
@@ -159,6 +170,7 @@ def search_objects(config: HepoptConfig, table: EventTable, variables: list[str]
 
     space = SearchSpace.from_config(config.model, str(config.source))
     objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
+    constraints = constraints_from_config(config)
     adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
     split = config.data.split
     fractions = (split.train, split.validation, split.test)
@@ -169,7 +181,9 @@ def search_objects(config: HepoptConfig, table: EventTable, variables: list[str]
         sets = TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold)
         if variables is not None:  # the variables the elimination kept
             sets = sets.select(variables)
-        runners.append(TrialRunner(sets, objectives, config.training.negative_weights, config.seed, adversary))
+        runners.append(
+            TrialRunner(sets, objectives, config.training.negative_weights, config.seed, adversary, constraints)
+        )
     if cv is None:
         return space, runners[0]
     from hepopt.search.cross_validation import CrossValidatedRunner
@@ -269,6 +283,7 @@ def _write_results(
 
     from hepopt.results.artifacts import write_json, write_trials_csv
     from hepopt.results.plots import overtraining_plot, variation_plot
+    from hepopt.search.constraints import pareto_front, ranked_trials
     from hepopt.search.study import completed
     from hepopt.training.trainer import predict_proba
 
@@ -280,9 +295,12 @@ def _write_results(
         msg = f"no trial of study '{config.name}' completed; failures: {reasons}"
         raise TrainingError(msg)
     multi = len(runner.objectives) > 1
-    front = sorted(study.best_trials, key=lambda t: t.number) if multi else [study.best_trial]
-    first = runner.objectives[0]
-    best_trial = max(front, key=lambda t: t.values[0] if first.direction == "maximize" else -t.values[0])
+    direction, constraints = runner.objectives[0].direction, runner.constraints
+    front = (
+        pareto_front(done, runner.directions, constraints) if multi else ranked_trials(done, direction, constraints)[:1]
+    )
+    best_trial = ranked_trials(front, direction, constraints)[0]
+    # When no trial satisfies the constraints, the best one is reported with feasible = false.
 
     best, best_classifier = _summarise_trial(config, space, runner, best_trial)
     pareto = [best if t.number == best.number else _summarise_trial(config, space, runner, t)[0] for t in front]
@@ -336,6 +354,7 @@ def _summarise_trial(
     config: HepoptConfig, space: SearchSpace, runner: TrialRunner, trial: optuna.trial.FrozenTrial
 ) -> tuple[TrialSummary, Classifier]:
     """Reload a finished trial's model and score it on the test split."""
+    from hepopt.search.constraints import is_feasible
     from hepopt.search.study import model_path, trial_params
     from hepopt.training.classifier import Classifier as ClassifierFile
     from hepopt.training.params import TrainParams
@@ -346,12 +365,15 @@ def _summarise_trial(
         classifier = ClassifierFile.load(path, device=str(runner.sets.train.x_tensor.device))
     else:  # model file removed by hand: retraining with the same seed gives the same model
         classifier = runner.run(TrainParams.from_mapping(params)).classifier
-    return _summary(trial.number, list(trial.values), params, classifier, runner), classifier
+    summary = _summary(trial.number, list(trial.values), params, classifier, runner)
+    constraints = {c.label: trial.user_attrs.get(c.key, math.nan) for c in runner.constraints}
+    return replace(summary, constraints=constraints, feasible=is_feasible(trial, runner.constraints)), classifier
 
 
 def _summary(
     number: int, validation: list[float], params: dict[str, Any], classifier: Classifier, runner: TrialRunner
 ) -> TrialSummary:
+    """Scored on the test split: the objectives, the constraints' objectives, the standard metrics."""
     from hepopt.evaluation import evaluate_classifier
     from hepopt.search.trial import objective_inputs
 
@@ -360,6 +382,8 @@ def _summary(
     metrics = evaluate_classifier(
         classifier, runner.sets, "test", adversary=runner.adversary, seed=runner.seed, inputs=inputs
     )
+    for constraint in runner.constraints:
+        metrics[f"constraint: {constraint.label}"] = constraint.objective.evaluate(inputs).value
     return TrialSummary(number, params, validation, test, metrics)
 
 

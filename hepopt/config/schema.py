@@ -171,6 +171,27 @@ class ObjectiveConfig(_Strict):
     options: dict[str, Any] = {}
 
 
+class ConstraintConfig(_Strict):
+    """An objective that a classifier must keep within bounds to count (e.g. ``roc_auc``,
+    ``min: 0.9``): the sampler steers away from violating trials and the best model is chosen
+    among those that satisfy every constraint."""
+
+    name: str
+    options: dict[str, Any] = {}
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ConstraintConfig:
+        if self.min is None and self.max is None:
+            msg = "give 'min', 'max' or both"
+            raise ValueError(msg)
+        if self.min is not None and self.max is not None and self.min > self.max:
+            msg = f"min ({self.min}) is above max ({self.max})"
+            raise ValueError(msg)
+        return self
+
+
 class OvertrainingConfig(_Strict):
     """Conditions on training vs. validation: a trial that breaks one is pruned or penalised.
 
@@ -292,6 +313,7 @@ class HepoptConfig(_Strict):
     adversary: AdversaryConfig | None = None
     objective: ObjectiveConfig = ObjectiveConfig()
     objectives: list[ObjectiveConfig] | None = Field(default=None, min_length=2)
+    constraints: list[ConstraintConfig] = []
     search: SearchConfig = SearchConfig()
     finetune: FinetuneConfig | None = None
     eliminate: EliminateConfig | None = None

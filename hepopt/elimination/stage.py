@@ -60,8 +60,9 @@ def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any
     """A short search with every variable (``eliminate.pre_optimize_trials``) in its own study and
     folder (``<output>/preoptimize``), resumable; its best hyperparameters."""
     from hepopt.objectives.registry import make_objective
+    from hepopt.search.constraints import constraints_from_config, ranked_trials
     from hepopt.search.space import SearchSpace
-    from hepopt.search.study import run_search
+    from hepopt.search.study import completed, run_search
     from hepopt.search.trial import TrialRunner
     from hepopt.training.sets import TrainingSets
 
@@ -71,12 +72,14 @@ def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any
     split = config.data.split
     sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
     objective = _objective_config(config)
+    first = make_objective(objective.name, objective.options)
     runner = TrialRunner(
-        sets, (make_objective(objective.name, objective.options),), config.training.negative_weights, config.seed
+        sets, (first,), config.training.negative_weights, config.seed, constraints=constraints_from_config(config)
     )
     space = SearchSpace.from_config(config.model, str(config.source))
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials)
-    return dict(outcome.study.best_trial.params), pre.search_dir
+    best = ranked_trials(completed(outcome.study), first.direction, runner.constraints)[0]
+    return dict(best.params), pre.search_dir
 
 
 def run_elimination(

@@ -1,7 +1,7 @@
 """k-fold cross-validation of one trial: the same hyperparameters trained on every fold.
 
 The objective of the trial is the mean over the folds, with their spread in the trial's user
-attributes (``cv_std``, ``cv_values``). The model kept (saved, exported, reported on the test
+attributes (``cv_std``, ``cv_values``); so is each constraint's value. The model kept (saved, exported, reported on the test
 split) is fold 0's; the test split is the same in every fold and no fold ever trains on it.
 Pruning reports and overtraining checks look at fold 0.
 """
@@ -51,4 +51,7 @@ class CrossValidatedRunner:
                 "cv_folds": len(values),
             }
             results.append(ObjectiveResult(float(values.mean()), extras))
-        return TrialOutcome(outcomes[0].classifier, outcomes[0].training, tuple(results))
+        constraints = np.mean([o.constraint_values for o in outcomes], axis=0) if outcomes[0].constraint_values else []
+        return TrialOutcome(
+            outcomes[0].classifier, outcomes[0].training, tuple(results), tuple(float(v) for v in constraints)
+        )

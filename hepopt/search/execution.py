@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 from hepopt.errors import TrainingError
+from hepopt.search.constraints import constraint_attrs
 from hepopt.search.overtraining import overtraining_ratios, penalised, violations
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ def execute_trial(
     }
     for result in outcome.results:
         attrs.update(result.extras)
+    if runner.constraints:
+        attrs.update(constraint_attrs(runner.constraints, outcome.constraint_values))
     values = outcome.values
     if overtraining.max_loss_ratio is not None or overtraining.max_objective_ratio is not None:
         ratios = overtraining_ratios(runner, outcome, params)

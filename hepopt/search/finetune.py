@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hepopt.search.constraints import ranked_trials
 from hepopt.training.mlp import build_mlp
 from hepopt.training.params import TrainParams
 
@@ -183,11 +184,7 @@ def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, stud
         msg = "finetune: the config has no 'finetune' section"
         raise ValueError(msg)
     direction = runner.objectives[0].direction
-    done = sorted(
-        study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)),
-        key=lambda t: t.values[0],
-        reverse=direction == "maximize",
-    )
+    done = ranked_trials(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), direction, runner.constraints)
     best = done[0]
     architecture = trial_params(space, best)
     adversarial = runner.adversary is not None and (

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from hepopt.search.constraints import report_constraints
 from hepopt.search.execution import COMPLETE, FAIL, PRUNED, TrialRecord, execute_trial, pruning_reporter
 
 if TYPE_CHECKING:
@@ -155,6 +156,7 @@ def run_on_ray(
             payload = record.attrs.pop("_payload", None)
             for key, value in record.attrs.items():
                 trial.set_user_attr(key, value)
+            report_constraints(trial, runner.constraints, record.attrs)
             if record.state == COMPLETE:
                 save_payload(payload, trial_model_path(config.search_dir, trial.number))
                 study.tell(trial, list(record.values) if len(record.values) > 1 else record.values[0])

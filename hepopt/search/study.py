@@ -11,6 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hepopt.config.schema import HepoptConfig
+from hepopt.search.constraints import report_constraints
 from hepopt.search.execution import FAIL, PRUNED, execute_trial, pruning_reporter
 from hepopt.search.samplers import make_pruner, make_sampler
 from hepopt.search.space import SearchSpace
@@ -137,6 +138,7 @@ def _objective_function(
         record = execute_trial(runner, params, config.search.overtraining, reporter)
         for key, value in record.attrs.items():
             trial.set_user_attr(key, value)
+        report_constraints(trial, runner.constraints, record.attrs)
         if record.state == PRUNED:
             raise optuna.TrialPruned(record.attrs["fail_reason"])
         if record.state == FAIL:  # NaN: Optuna records FAIL, once, without logging a traceback

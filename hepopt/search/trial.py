@@ -12,6 +12,7 @@ from torch import nn
 
 from hepopt.errors import TrainingError
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult, VariedInputs
+from hepopt.search.constraints import Constraint
 from hepopt.training.adversarial import train_adversarial
 from hepopt.training.adversary import AdversaryData, AdversarySpec
 from hepopt.training.classifier import Classifier
@@ -25,6 +26,7 @@ class TrialOutcome:
     classifier: Classifier
     training: TrainResult
     results: tuple[ObjectiveResult, ...]
+    constraint_values: tuple[float, ...] = ()  # one per TrialRunner.constraints
 
     @property
     def values(self) -> tuple[float, ...]:
@@ -34,14 +36,15 @@ class TrialOutcome:
 @dataclass(frozen=True)
 class TrialRunner:
     """Holds what every trial shares: the prepared data, the objectives (several make a
-    multi-objective study), the training settings, and the adversary (trials with
-    ``adv_lambda > 0`` train against it)."""
+    multi-objective study), the training settings, the adversary (trials with
+    ``adv_lambda > 0`` train against it) and the constraints each classifier is checked against."""
 
     sets: TrainingSets
     objectives: tuple[Objective, ...]
     negative_weights: str = "abs"
     seed: int = 0
     adversary: AdversarySpec | None = None
+    constraints: tuple[Constraint, ...] = ()
 
     @property
     def directions(self) -> list[str]:
@@ -50,7 +53,8 @@ class TrialRunner:
     @property
     def needs_variations(self) -> bool:
         """Whether an objective reads the varied events (else they are not predicted)."""
-        return any("variations" in o.needs for o in self.objectives)
+        scored = (*self.objectives, *(c.objective for c in self.constraints))
+        return any("variations" in o.needs for o in scored)
 
     @cached_property
     def adversary_data(self) -> tuple[AdversaryData, AdversaryData]:
@@ -82,12 +86,14 @@ class TrialRunner:
         else:
             trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch)
         classifier = Classifier(trained.model, self.sets.scaler, self.sets.feature_names, params)
-        results = self.score(classifier, "validation")
+        inputs = objective_inputs(classifier, self.sets, "validation", variations=self.needs_variations)
+        results = tuple(objective.evaluate(inputs) for objective in self.objectives)
         for objective, result in zip(self.objectives, results, strict=True):
             if not math.isfinite(result.value):
                 msg = f"objective '{objective.name}' is {result.value} for this classifier"
                 raise TrainingError(msg)
-        return TrialOutcome(classifier, trained, results)
+        constraint_values = tuple(c.objective.evaluate(inputs).value for c in self.constraints)
+        return TrialOutcome(classifier, trained, results, constraint_values)
 
     def validation_value(self, model: nn.Module, params: TrainParams) -> float:
         """The first objective of a (possibly half-trained) model on the validation split."""

@@ -17,7 +17,8 @@ from hepopt.stages.base import Stage, StageContext
 
 def _model_inputs(config: HepoptConfig) -> dict[str, Any]:
     return config.model_dump(
-        mode="json", include={"seed", "model", "training", "adversary", "objective", "objectives", "search"}
+        mode="json",
+        include={"seed", "model", "training", "adversary", "objective", "objectives", "constraints", "search"},
     ) | {"split": config.data.split.model_dump(mode="json")}
 
 

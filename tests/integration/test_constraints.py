@@ -1,0 +1,111 @@
+"""A search with a combined objective and a constraint, checked against numbers computed
+independently from each trial's saved model: the weighted sum by hand, the AUC by pair counting,
+the best trial as the best of those within the bounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+import hepopt
+from hepopt.config import load_config
+from hepopt.data.stage import prepare_data
+from hepopt.search.trial import trial_model_path
+from hepopt.training import Classifier
+from hepopt.training.sets import TrainingSets
+from hepopt.training.trainer import predict_proba
+
+from conftest import analysis_config, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def auc_by_pairs(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """P(signal output > background output) over weighted pairs, ties counting one half."""
+    w = np.abs(weights)
+    bkg = labels == 0
+    order = np.argsort(scores[bkg])
+    b_scores, b_cum = scores[bkg][order], np.r_[0.0, np.cumsum(w[bkg][order])]
+    s_scores, s_w = scores[~bkg], w[~bkg]
+    below = b_cum[np.searchsorted(b_scores, s_scores, side="left")]
+    tied = b_cum[np.searchsorted(b_scores, s_scores, side="right")] - below
+    return float(np.sum(s_w * (below + 0.5 * tied)) / (s_w.sum() * b_cum[-1]))
+
+
+def z_by_hand(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """Five equal bins; from the top down, bins join until one holds >= 1e-3 background; the
+    leftover at the bottom joins the lowest such group (hepopt's documented rule)."""
+    s = np.histogram(scores[labels == 1], bins=5, range=(0, 1), weights=weights[labels == 1])[0]
+    b = np.histogram(scores[labels == 0], bins=5, range=(0, 1), weights=weights[labels == 0])[0]
+    groups: list[list[float]] = []
+    acc = [0.0, 0.0]
+    for i in range(4, -1, -1):
+        acc = [acc[0] + s[i], acc[1] + b[i]]
+        if acc[1] >= 1e-3:
+            groups.append(acc)
+            acc = [0.0, 0.0]
+    groups[-1] = [groups[-1][0] + acc[0], groups[-1][1] + acc[1]]
+    sm, bm = np.array(groups).T
+    return float(np.sqrt(np.sum(2 * ((sm + bm) * np.log1p(sm / bm) - sm))))
+
+
+def test_weighted_sum_with_a_constraint(samples_dir: Path, tmp_path: Path) -> None:
+    terms = [
+        {"name": "asimov_significance", "options": {"bins": 5, "method": "closed_form"}},
+        {"name": "roc_auc", "weight": 2.0},
+    ]
+    raw = analysis_config(
+        samples_dir,
+        name="constrained",
+        export=None,
+        objective={"name": "weighted_sum", "options": {"terms": terms}},
+        constraints=[{"name": "roc_auc", "min": 0.0}],
+    )
+    raw["search"]["n_trials"] = 5
+    path = write_config(tmp_path, raw)
+    first = hepopt.optimize(path, progress=False)
+    assert first is not None
+
+    config = load_config(path)
+    split = config.data.split
+    sets = TrainingSets.from_table(
+        prepare_data(config, progress=False), (split.train, split.validation, split.test), config.seed
+    )
+    val = sets.validation
+    study = optuna.load_study(study_name="constrained", storage=f"sqlite:///{first.output_dir / 'study.db'}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) >= 4
+    auc = {}
+    for t in done:
+        model = Classifier.load(trial_model_path(first.output_dir, t.number)).model
+        scores = predict_proba(model, val.x_tensor)
+        auc[t.number] = auc_by_pairs(scores, val.labels, val.weights)
+        assert t.user_attrs["constraint: roc_auc"] == pytest.approx(auc[t.number], abs=1e-6)
+        assert t.value == pytest.approx(z_by_hand(scores, val.labels, val.weights) + 2 * auc[t.number], rel=1e-6)
+        assert t.constraints == pytest.approx({"roc_auc": -auc[t.number]})  # what Optuna's sampler sees
+
+    # Bounds that the unconstrained best breaks: the rerun picks from the same trials anew.
+    best = first.best.number
+    higher = [a for a in auc.values() if a > auc[best]]
+    bound = (
+        {"min": (auc[best] + min(higher)) / 2}
+        if higher
+        else {"max": (auc[best] + max(a for a in auc.values() if a < auc[best])) / 2}
+    )
+    raw["constraints"] = [{"name": "roc_auc", **bound}]
+    second = hepopt.optimize(write_config(tmp_path, raw), progress=False)
+    assert second is not None and second.trials_run == 0
+    inside = [
+        t
+        for t in done
+        if ("min" not in bound or auc[t.number] >= bound["min"])
+        and ("max" not in bound or auc[t.number] <= bound["max"])
+    ]
+    expected = max(inside, key=lambda t: t.value)
+    assert second.best.number == expected.number != best
+    assert second.best.feasible
+    ((label, value),) = second.best.constraints.items()
+    assert label.startswith("roc_auc ") and value == pytest.approx(auc[expected.number], abs=1e-6)
