@@ -97,7 +97,8 @@ def test_weighted_sum_with_a_constraint(samples_dir: Path, tmp_path: Path) -> No
     )
     raw["constraints"] = [{"name": "roc_auc", **bound}]
     second = hepopt.optimize(write_config(tmp_path, raw), progress=False)
-    assert second is not None and second.trials_run == 0
+    assert second is not None
+    assert second.trials_run == 0
     inside = [
         t
         for t in done
@@ -108,4 +109,5 @@ def test_weighted_sum_with_a_constraint(samples_dir: Path, tmp_path: Path) -> No
     assert second.best.number == expected.number != best
     assert second.best.feasible
     ((label, value),) = second.best.constraints.items()
-    assert label.startswith("roc_auc ") and value == pytest.approx(auc[expected.number], abs=1e-6)
+    assert label.startswith("roc_auc ")
+    assert value == pytest.approx(auc[expected.number], abs=1e-6)

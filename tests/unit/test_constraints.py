@@ -15,10 +15,10 @@ from hepopt.objectives import make_objective
 from hepopt.search.constraints import (
     Constraint,
     constraints_from_config,
-    report_constraints,
     is_feasible,
     pareto_front,
     ranked_trials,
+    report_constraints,
 )
 
 BASE = {
@@ -52,7 +52,6 @@ def test_feasibility_is_judged_with_the_current_bounds() -> None:
     looser = Constraint(AUC.objective, low=0.6, key=AUC.key)
     assert [t.number for t in ranked_trials(trials, "maximize", [looser])] == [0, 1]
     assert not is_feasible(trial(2, [9.0]), [AUC])  # never recorded: counts as breaking it
-
 
 
 def test_violations_are_reported_to_optuna() -> None:
