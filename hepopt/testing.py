@@ -10,18 +10,20 @@
 
 pytest then checks what hepopt relies on: a finite number on realistic inputs, a valid
 direction, better classifiers scoring better, picklability (objectives travel to Ray and coffea
-workers), inputs left untouched, and the same value every time.
+workers), inputs left untouched, the same value every time, and reading no input it does not
+declare in ``needs`` (hepopt leaves undeclared inputs out, e.g. the varied events).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import pickle
 
 import numpy as np
 
-from hepopt.objectives.base import Objective, ObjectiveInputs, VariedInputs
+from hepopt.objectives.base import INPUTS, Objective, ObjectiveInputs, VariedInputs
 
 
 def example_inputs(separation: float = 1.5, seed: int = 0, n: int = 4000) -> ObjectiveInputs:
@@ -87,3 +89,15 @@ class ObjectiveContract:
         data = self.inputs()
         values = {self.make_objective().evaluate(data).value for _ in range(3)}
         assert len(values) == 1, f"the same inputs gave {sorted(values)}"
+
+    def test_reads_only_the_inputs_it_declares(self) -> None:
+        objective = self.make_objective()
+        assert objective.needs <= INPUTS, f"needs must be a subset of {sorted(INPUTS)}, got {objective.needs!r}"
+        data = self.inputs()
+        stripped = data
+        if "variations" not in objective.needs:
+            stripped = dataclasses.replace(stripped, variations={})
+        if "dataset" not in objective.needs:
+            stripped = dataclasses.replace(stripped, dataset=np.zeros(0, dtype=np.int16), dataset_names=())
+        value = objective.evaluate(stripped).value  # fails if it reads what it did not declare
+        assert value == objective.evaluate(data).value, "the value changes with inputs it does not declare"

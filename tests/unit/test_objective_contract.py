@@ -66,3 +66,20 @@ def test_the_contract_catches_a_broken_objective() -> None:
 
     with pytest.raises(AssertionError, match="scores"):
         Contract().test_does_not_modify_its_inputs()
+
+
+def test_the_contract_catches_an_undeclared_input() -> None:
+    class ReadsVariations(Objective):
+        name = "reads_variations"  # needs nothing, yet reads the varied events
+
+        def evaluate(self, inputs):  # type: ignore[no-untyped-def]
+            from hepopt.objectives import ObjectiveResult
+
+            return ObjectiveResult(float(len(inputs.variations)))
+
+    class Contract(ObjectiveContract):
+        def make_objective(self) -> Objective:
+            return ReadsVariations()
+
+    with pytest.raises(AssertionError, match="inputs it does not declare"):
+        Contract().test_reads_only_the_inputs_it_declares()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import optuna
 import pytest
+from hand_computations import auc_by_pairs, z_by_hand
 
 import hepopt
 from hepopt.config import load_config
@@ -21,35 +21,6 @@ from hepopt.training.trainer import predict_proba
 from conftest import analysis_config, write_config
 
 pytestmark = pytest.mark.integration
-
-
-def auc_by_pairs(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
-    """P(signal output > background output) over weighted pairs, ties counting one half."""
-    w = np.abs(weights)
-    bkg = labels == 0
-    order = np.argsort(scores[bkg])
-    b_scores, b_cum = scores[bkg][order], np.r_[0.0, np.cumsum(w[bkg][order])]
-    s_scores, s_w = scores[~bkg], w[~bkg]
-    below = b_cum[np.searchsorted(b_scores, s_scores, side="left")]
-    tied = b_cum[np.searchsorted(b_scores, s_scores, side="right")] - below
-    return float(np.sum(s_w * (below + 0.5 * tied)) / (s_w.sum() * b_cum[-1]))
-
-
-def z_by_hand(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
-    """Five equal bins; from the top down, bins join until one holds >= 1e-3 background; the
-    leftover at the bottom joins the lowest such group (hepopt's documented rule)."""
-    s = np.histogram(scores[labels == 1], bins=5, range=(0, 1), weights=weights[labels == 1])[0]
-    b = np.histogram(scores[labels == 0], bins=5, range=(0, 1), weights=weights[labels == 0])[0]
-    groups: list[list[float]] = []
-    acc = [0.0, 0.0]
-    for i in range(4, -1, -1):
-        acc = [acc[0] + s[i], acc[1] + b[i]]
-        if acc[1] >= 1e-3:
-            groups.append(acc)
-            acc = [0.0, 0.0]
-    groups[-1] = [groups[-1][0] + acc[0], groups[-1][1] + acc[1]]
-    sm, bm = np.array(groups).T
-    return float(np.sqrt(np.sum(2 * ((sm + bm) * np.log1p(sm / bm) - sm))))
 
 
 def test_weighted_sum_with_a_constraint(samples_dir: Path, tmp_path: Path) -> None:
