@@ -52,7 +52,9 @@ class PenalisedSignificance(Objective):
         shifts = {name: self._shift(inputs, name, edges) for name in inputs.variations}
         worst = max(shifts, key=shifts.__getitem__)
         value = z * (1.0 - self.penalty * shifts[worst])
-        return ObjectiveResult(value, {"significance": z, "shift": shifts[worst], **{f"shift_{n}": v for n, v in shifts.items()}})
+        return ObjectiveResult(
+            value, {"significance": z, "shift": shifts[worst], **{f"shift_{n}": v for n, v in shifts.items()}}
+        )
 
     @staticmethod
     def _shift(inputs: ObjectiveInputs, variation: str, edges: np.ndarray) -> float:

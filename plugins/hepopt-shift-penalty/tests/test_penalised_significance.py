@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from hepopt_shift_penalty import PenalisedSignificance
 
 from hepopt.objectives import ObjectiveInputs, VariedInputs, make_objective
 from hepopt.testing import ObjectiveContract
-from hepopt_shift_penalty import PenalisedSignificance
 
 
 class TestContract(ObjectiveContract):
