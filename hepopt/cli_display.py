@@ -78,8 +78,8 @@ class Display:
                     best = f"{len(study.best_trials)} on the Pareto front"
                 else:
                     best = f"{study.best_value:.4g}"
-            except ValueError:  # no completed trial yet
-                best = "-"
+            except ValueError:  # no completed trial yet, or none within the constraints
+                best = "none within constraints" if trial.constraints else "-"
             progress.update(task, advance=1, best=best)
 
         with progress:
@@ -126,8 +126,8 @@ class Display:
                 f"{label} (validation {value:.4g}, test {result.best.test_metrics.get('constraint: ' + label, float('nan')):.4g})"
                 for label, value in result.best.constraints.items()
             )
-            verdict = "satisfies" if result.best.feasible else "[red]no trial satisfies[/red]; the best one breaks"
-            self.out.print(f"best trial {verdict} the constraints: {checks}")
+            verdict = "best trial within" if result.best.feasible else "[red]no trial within[/red]"
+            self.out.print(f"{verdict} the constraints: {checks}")
         if result.finetune:
             ft = result.finetune
             self.out.print(

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hand_computations import auc_by_pairs
 from optuna.trial import TrialState
 
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult, make_objective
+from hepopt.search.constraints import Constraint
 from hepopt.search.ray_backend import WORKER_DIED
 from hepopt.search.space import SearchSpace
 from hepopt.search.study import run_search
@@ -22,6 +24,7 @@ from hepopt.search.trial import TrialRunner, trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.adversary import spec_from_config
 from hepopt.training.sets import TrainingSets
+from hepopt.training.trainer import predict_proba
 
 from conftest import analysis_config
 
@@ -41,7 +44,12 @@ def local_ray() -> object:
 
 
 def setup(
-    samples_dir: Path, folder: Path, objective: Objective | None = None, raw: dict | None = None, **search: object
+    samples_dir: Path,
+    folder: Path,
+    objective: Objective | None = None,
+    raw: dict | None = None,
+    constraints: tuple[Constraint, ...] = (),
+    **search: object,
 ) -> tuple:
     raw = raw or analysis_config(samples_dir, name=folder.name)
     raw["search"] = {"backend": "ray", "workers": 2, **search}
@@ -50,7 +58,7 @@ def setup(
     sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
     objective = objective or make_objective("asimov_significance")
     adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
-    runner = TrialRunner(sets, (objective,), "abs", config.seed, adversary)
+    runner = TrialRunner(sets, (objective,), "abs", config.seed, adversary, constraints)
     return config, SearchSpace.from_config(config.model), runner
 
 
@@ -63,8 +71,13 @@ def reported(folder: Path) -> list[dict]:
 def test_trials_run_in_parallel_on_two_workers(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
     good = {"learning_rate": 5e-3, "n_layers": 2, "units": 32, "batch_size": 256}
     bad = {"learning_rate": 1.01e-3, "n_layers": 1, "units": 16, "batch_size": 1024, "signal_weight": 0.5}
+    auc_above = Constraint(make_objective("roc_auc"), low=0.9, key="constraint: roc_auc")
     config, space, runner = setup(
-        samples_dir, tmp_path / "parallel", pruner="median", enqueue=[good, good, good, bad, bad, bad]
+        samples_dir,
+        tmp_path / "parallel",
+        constraints=(auc_above,),
+        pruner="median",
+        enqueue=[good, good, good, bad, bad, bad],
     )
     seen = []
     outcome = run_search(config, space, runner, n_trials=6, callbacks=[lambda s, t: seen.append(t.number)])
@@ -83,7 +96,12 @@ def test_trials_run_in_parallel_on_two_workers(local_ray: object, samples_dir: P
         classifier = Classifier.load(trial_model_path(config.search_dir, trial.number))
         assert runner.score(classifier, "validation")[0].value == pytest.approx(trial.value, rel=1e-6)
         assert trial.value == pytest.approx(trial.intermediate_values[trial.user_attrs["best_epoch"]], rel=1e-9)
+        # The constraint computed in the worker reaches Optuna through the driver.
+        val = runner.sets.validation
+        auc = auc_by_pairs(predict_proba(classifier.model, val.x_tensor), val.labels, val.weights)
+        assert trial.constraints == pytest.approx({"roc_auc": 0.9 - auc}, abs=1e-6)
     assert any(t.state == TrialState.PRUNED for t in trials)  # pruning works from the workers
+    assert all(not t.constraints for t in trials if t.state == TrialState.PRUNED)  # never scored
 
 
 class KillsItsWorker(Objective):
