@@ -15,6 +15,8 @@ import click
 
 from hepopt.errors import HepoptError
 
+INTERRUPTED = "hepopt: interrupted; finished trials and stages are saved. Run the same command again to resume."
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hepopt")
@@ -39,18 +41,15 @@ def optimize(config: Path, n_trials: int | None, force: bool, quiet: bool, debug
     Running it again skips the stages whose inputs did not change and resumes the rest (a
     stopped search runs only its missing trials). 'hepopt status CONFIG' shows where it stands.
     """
-    import optuna
-
     from hepopt.cli_display import Display
     from hepopt.config import load_config
+    from hepopt.logfile import log_to_file
     from hepopt.pipeline import optimize as run_optimize
 
-    # Optuna's per-trial INFO lines would fight with the progress bar; failures still show.
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = load_config(config)
     display = Display(quiet=quiet)
     target = n_trials or cfg.search.n_trials
-    with display.search_progress(target) as callback:
+    with log_to_file(cfg.output_dir), display.search_progress(target) as callback:
         result = run_optimize(
             cfg,
             progress=not quiet,
@@ -99,18 +98,74 @@ def eliminate(config: Path, force: bool, quiet: bool, debug: bool) -> None:
     Writes eliminate/ranking.csv, iterations.csv, metric_vs_variables.png and selection.json
     under the output folder; 'hepopt optimize' then searches with the selected variables.
     """
-    import optuna
-
     from hepopt.cli_display import Display
     from hepopt.config import load_config
+    from hepopt.logfile import log_to_file
     from hepopt.pipeline import eliminate as run_eliminate
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    cfg = load_config(config)
     display = Display(quiet=quiet)
-    selection = run_eliminate(
-        load_config(config), progress=not quiet, on_stage=display.stage, on_iteration=display.iteration, force=force
-    )
+    with log_to_file(cfg.output_dir):
+        selection = run_eliminate(
+            cfg, progress=not quiet, on_stage=display.stage, on_iteration=display.iteration, force=force
+        )
     display.selection(selection)
+
+
+def _results_folder(target: Path) -> Path:
+    """The output folder of a run, given the folder itself or the config that wrote it."""
+    if target.suffix in (".yaml", ".yml"):
+        from hepopt.config import load_config
+
+        return load_config(target).output_dir
+    if not target.is_dir():
+        msg = f"{target}: no such folder (give the output folder of a run, or its config file)"
+        raise HepoptError(msg)
+    return target
+
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Default: RESULTS/report.html.")
+@_common
+def report(results: Path, output: Path | None, quiet: bool, debug: bool) -> None:
+    """Write one self-contained HTML page of a run: stages, best trials, tables and every plot
+    embedded; it opens from disk with no server. RESULTS is the run's output folder or its config."""
+    from hepopt.results.report import write_report
+
+    path = write_report(_results_folder(results), output)
+    if not quiet:
+        click.echo(f"report written to {path} (open it in a browser)")
+
+
+@cli.command()
+@click.argument("results", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@_common
+def dashboard(results: Path, host: str, port: int, quiet: bool, debug: bool) -> None:
+    """Browse the search's Optuna study in optuna-dashboard (pip install 'hepopt[dashboard]').
+    RESULTS is the run's output folder or its config (a config also finds a journal or RDB storage)."""
+    try:
+        import optuna_dashboard
+    except ImportError:
+        msg = "hepopt dashboard needs optuna-dashboard: pip install 'hepopt[dashboard]'"
+        raise HepoptError(msg) from None
+    from hepopt.search.study import open_storage, storage_url
+
+    if results.suffix in (".yaml", ".yml"):
+        from hepopt.config import load_config
+
+        url = storage_url(load_config(results))
+    else:
+        db = _results_folder(results) / "optimize" / "study.db"
+        if not db.is_file():
+            msg = f"{db}: no study here (run 'hepopt optimize' first, or give the config of a run with another storage)"
+            raise HepoptError(msg)
+        url = f"sqlite:///{db.resolve()}"
+    if not quiet:
+        click.echo(f"optuna-dashboard on http://{host}:{port}/ for {url} (Ctrl-C stops it)")
+    optuna_dashboard.run_server(open_storage(url), host=host, port=port)
 
 
 @cli.command()
@@ -138,15 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
         cli.main(args=args, prog_name="hepopt", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("hepopt: interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo(INTERRUPTED, err=True)
         return 130
     except click.ClickException as err:
         err.show()
         return err.exit_code
-    except KeyboardInterrupt:
-        click.echo("hepopt: interrupted; run the same command again to resume", err=True)
-        return 130
     except HepoptError as err:
         if "--debug" in args:
             traceback.print_exc()

@@ -55,6 +55,7 @@ class OptimizeResult:
     yields: dict[str, dict[str, float]]
     files: dict[str, Path]
     finetune: dict[str, Any] | None = None  # PBT's best vs. the best search trial
+    importances: dict[str, float] = field(default_factory=dict)  # hyperparameter -> share (PED-ANOVA)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -282,7 +283,8 @@ def _write_results(
     from optuna.trial import TrialState
 
     from hepopt.results.artifacts import write_json, write_trials_csv
-    from hepopt.results.plots import overtraining_plot, variation_plot
+    from hepopt.results.plots import overtraining_plot, roc_plot, variation_plot
+    from hepopt.results.study_plots import write_study_plots
     from hepopt.search.constraints import pareto_front, ranked_trials
     from hepopt.search.study import completed
     from hepopt.training.trainer import predict_proba
@@ -304,7 +306,7 @@ def _write_results(
 
     best, best_classifier = _summarise_trial(config, space, runner, best_trial)
     pareto = [best if t.number == best.number else _summarise_trial(config, space, runner, t)[0] for t in front]
-    baseline = _baseline(space, runner)
+    baseline, baseline_classifier = _baseline(space, runner)
 
     files = {
         "study": out / "study.db",
@@ -329,6 +331,22 @@ def _write_results(
     if sets.varied["test"]:
         files["variations_plot"] = out / "plots" / "variations_best.png"
         variation_plot(best_classifier, sets, "test", files["variations_plot"], title=f"best trial #{best.number}")
+    test_outputs = {f"best (trial {best.number})": best_classifier}
+    if baseline_classifier is not None:
+        test_outputs["baseline (defaults)"] = baseline_classifier
+    files["roc_plot"] = out / "plots" / "roc_test.png"
+    roc_plot(
+        {
+            k: (predict_proba(c.model, sets.test.x_tensor), sets.test.labels, sets.test.weights)
+            for k, c in test_outputs.items()
+        },
+        files["roc_plot"],
+        title=f"{config.name}: test split",
+    )
+    plots, importances = write_study_plots(
+        study, done, front, [o.name for o in runner.objectives], runner.directions, out / "plots", config.name
+    )
+    files.update(plots)
     if multi:
         files["pareto_csv"] = out / "pareto.csv"
         _write_pareto(files["pareto_csv"], [o.name for o in runner.objectives], pareto)
@@ -345,6 +363,7 @@ def _write_results(
         trials_run=outcome.trials_run,
         yields=_yields(table),
         files=files,
+        importances=importances,
     )
     write_json(files["summary"], result.to_dict())
     return result
@@ -387,7 +406,7 @@ def _summary(
     return TrialSummary(number, params, validation, test, metrics)
 
 
-def _baseline(space: SearchSpace, runner: TrialRunner) -> TrialSummary | None:
+def _baseline(space: SearchSpace, runner: TrialRunner) -> tuple[TrialSummary | None, Classifier | None]:
     """hepopt's default hyperparameters, trained and scored like a trial (number -1).
 
     Trained outside the study: defaults may lie outside the searched ranges (e.g. l2 = 0 with a
@@ -399,8 +418,8 @@ def _baseline(space: SearchSpace, runner: TrialRunner) -> TrialSummary | None:
     try:
         outcome = runner.run(TrainParams.from_mapping(params))
     except TrainingError:
-        return None
-    return _summary(-1, list(outcome.values), params, outcome.classifier, runner)
+        return None, None
+    return _summary(-1, list(outcome.values), params, outcome.classifier, runner), outcome.classifier
 
 
 def _yields(table: EventTable) -> dict[str, dict[str, float]]:

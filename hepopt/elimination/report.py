@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from hepopt.elimination.backward import EliminationResult
-from hepopt.results.plots import save_figure
+from hepopt.results.plots import pyplot, save_figure
 
 
 def write_report(result: EliminationResult, out: Path, title: str = "") -> dict[str, Path]:
@@ -52,19 +52,33 @@ def write_report(result: EliminationResult, out: Path, title: str = "") -> dict[
                  " ".join(it.dropped), it.index == result.selected_iteration]
             )  # fmt: skip
     metric_plot(result, files["plot"], title)
+    if result.iterations[0].importances:  # none when nothing could be dropped
+        files["ranking_plot"] = out / "ranking.png"
+        ranking_plot(result, files["ranking_plot"], title)
     return files
+
+
+def ranking_plot(result: EliminationResult, path: Path, title: str = "") -> None:
+    """Every variable's (or group's) importance in the first iteration, with all variables in,
+    ± its standard error; the ones the selection keeps in colour."""
+    plt = pyplot()
+    first = result.iterations[0]
+    kept = set(result.selected)
+    ordered = sorted(first.importances, key=lambda imp: imp.mean)
+    fig, ax = plt.subplots(figsize=(9, max(5.0, 0.45 * len(ordered) + 2)))
+    colours = ["tab:blue" if set(imp.variables) <= kept else "tab:grey" for imp in ordered]
+    errors = [0.0 if math.isnan(imp.stderr) else imp.stderr for imp in ordered]
+    ax.barh([imp.unit for imp in ordered], [imp.mean for imp in ordered], xerr=errors, color=colours)
+    ax.axvline(0.0, color="black", linewidth=1)
+    ax.set_xlabel(f"importance ({first.method}, all variables): loss of {result.objective}")
+    ax.set_title(f"{title + ': ' if title else ''}blue = kept", fontsize=14)
+    save_figure(fig, path)
 
 
 def metric_plot(result: EliminationResult, path: Path, title: str = "") -> None:
     """The reference metric (mean ± spread over folds and seeds) per number of variables, the
     baseline and the tolerance band, the selected set circled."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
-
-    plt.style.use(mplhep.style.CMS)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 7))
     n = [len(it.variables) for it in result.iterations]
     metric = [it.metric for it in result.iterations]

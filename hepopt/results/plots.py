@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hepopt.metrics import weighted_ks
 
 N_BINS = 25
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend, in the CMS style of mplhep."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.CMS)
+    return plt
 
 
 def save_figure(fig: object, path: Path) -> None:
@@ -37,13 +50,9 @@ def overtraining_plot(
         ``{"ks_pvalue_signal": ..., "ks_pvalue_background": ...}``.
     """
     import hist
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import mplhep
 
-    plt.style.use(mplhep.style.CMS)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 7))
     ks = {}
     for label, name, color in ((1, "signal", "tab:red"), (0, "background", "tab:blue")):
@@ -79,10 +88,6 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
 
     Returns the JSD per ``"<variation>/<class>"``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import mplhep
 
     from hepopt.robustness import CLASSES, jensen_shannon
@@ -91,7 +96,7 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
 
     inputs = objective_inputs(classifier, sets, split)  # type: ignore[arg-type]
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
-    plt.style.use(mplhep.style.CMS)
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(16, 7))
     jsd = {}
     for ax, (cls, cls_name) in zip(axes, CLASSES, strict=True):
@@ -116,3 +121,34 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
         ax.legend(fontsize=13)
     save_figure(fig, path)
     return jsd
+
+
+def roc_plot(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, title: str = ""
+) -> dict[str, float]:
+    """Background rejection 1/eff_b (log) against signal efficiency for each labelled classifier,
+    ``(scores, labels, weights)`` each (|weights|), with the weighted ROC AUC in the legend.
+
+    Returns the AUC per label.
+    """
+    from hepopt.figures_of_merit import yields_above_cuts
+    from hepopt.metrics import weighted_roc_auc
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 7))
+    aucs = {}
+    for label, (scores, labels, weights) in curves.items():
+        _, s, b = yields_above_cuts(scores, labels, np.abs(weights))
+        eff_s, eff_b = s / s[-1], b / b[-1]
+        keep = eff_b > 0
+        aucs[label] = weighted_roc_auc(scores, labels, np.abs(weights))
+        ax.plot(eff_s[keep], 1.0 / eff_b[keep], label=f"{label} (AUC {aucs[label]:.4f})")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("signal efficiency")
+    ax.set_ylabel("background rejection 1 / $\\epsilon_b$")
+    ax.legend(fontsize=14)
+    if title:
+        ax.set_title(title, fontsize=16)
+    save_figure(fig, path)
+    return aucs

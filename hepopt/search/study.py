@@ -135,7 +135,12 @@ def _objective_function(
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         params = space.sample(trial)
         reporter = pruning_reporter(trial, runner, params) if prune else None
-        record = execute_trial(runner, params, config.search.overtraining, reporter)
+        try:
+            record = execute_trial(runner, params, config.search.overtraining, reporter)
+        except KeyboardInterrupt:
+            # Optuna marks the trial failed; the reason makes the next run replace it.
+            trial.set_user_attr("fail_reason", f"{INTERRUPTED} (Ctrl-C)")
+            raise
         for key, value in record.attrs.items():
             trial.set_user_attr(key, value)
         report_constraints(trial, runner.constraints, record.attrs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +16,13 @@ from hepopt.config.schema import HepoptConfig
 from hepopt.stages.base import Stage, StageContext
 
 MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class StageStatus:
     name: str
-    state: str  # "done", "running" (stopped halfway), "failed", "not run"
+    state: str  # "done", "running" (process killed halfway), "interrupted" (Ctrl-C), "failed", "not run"
     up_to_date: bool
     manifest: dict[str, Any]
 
@@ -70,20 +72,29 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
         if not force and old.get("state") == "done" and old.get("key") == key:
             context.artifacts[stage.name] = old.get("artifacts", {})
             context.on_stage(f"{stage.name}:skipped")
+            log.info("stage %s: up to date (key %s), skipped", stage.name, key)
             continue
         context.on_stage(stage.name)
+        log.info("stage %s: started (key %s, was %s)", stage.name, key, old.get("state", "not run"))
         started = time.time()
         manifest = {"stage": stage.name, "key": key, "state": "running", "started": started, "hepopt": __version__}
         _write_manifest(config, stage.name, manifest)
         try:
             artifacts = stage.run(context)
+        except KeyboardInterrupt:
+            # Like a killed process: what finished is saved and the next run resumes the stage.
+            _write_manifest(config, stage.name, manifest | {"state": "interrupted", "error": "KeyboardInterrupt"})
+            log.warning("stage %s: interrupted; the same command resumes it", stage.name)
+            raise
         except BaseException as err:
             _write_manifest(config, stage.name, manifest | {"state": "failed", "error": f"{type(err).__name__}: {err}"})
+            log.exception("stage %s: failed", stage.name)
             raise
         context.artifacts[stage.name] = artifacts
         finished = time.time()
         done = manifest | {"state": "done", "finished": finished, "seconds": round(finished - started, 2)}
         _write_manifest(config, stage.name, done | {"artifacts": artifacts})
+        log.info("stage %s: done in %.1f s", stage.name, finished - started)
     return context
 
 

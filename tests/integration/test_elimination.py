@@ -92,6 +92,8 @@ def test_retrain_drops_the_noise_and_the_duplicate_first(samples_dir: Path, tmp_
     importances = [float(r["importance"]) for r in first]
     assert importances == sorted(importances)  # least important first
     assert (out / "metric_vs_variables.png").stat().st_size > 10_000
+    assert (out / "ranking.png").stat().st_size > 10_000
+    assert (out / "ranking.pdf").is_file()
     # A rerun with the same settings reuses the selection.
     again = eliminate(config, progress=False)
     assert again.result is None

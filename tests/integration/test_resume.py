@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -59,3 +60,36 @@ def test_sigkill_then_resume(samples_dir: Path, tmp_path: Path) -> None:
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
     assert all(t.user_attrs["fail_reason"].startswith("interrupted") for t in interrupted)
     assert len(trials) == 6 + len(interrupted)  # and nothing ran twice
+
+
+def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(samples_dir: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path, analysis_config(samples_dir, name="ctrl_c", seed=12))
+    command = [sys.executable, "-m", "hepopt.cli", "optimize", str(config), "--n-trials", "5", "--quiet"]
+    results = tmp_path / "results"
+    db = results / "optimize" / "study.db"
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while complete_trials(db) < 1 and driver.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert driver.poll() is None, "the study finished before Ctrl-C"
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130
+    assert err.strip().splitlines()[-1] == (
+        "hepopt: interrupted; finished trials and stages are saved. Run the same command again to resume."
+    )
+    assert "Traceback" not in err
+    assert json.loads((results / "optimize" / "manifest.json").read_text())["state"] == "interrupted"
+    assert "stage optimize: interrupted" in (results / "hepopt.log").read_text()
+
+    storage = f"sqlite:///{db}"
+    before = {t.number: t.value for t in optuna.load_study(study_name="ctrl_c", storage=storage).trials if t.value}
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = optuna.load_study(study_name="ctrl_c", storage=storage).trials
+    complete = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
+    assert all(complete[n] == v for n, v in before.items())
+    assert len(complete) == 5
+    stopped = [t for t in trials if t.state == TrialState.FAIL]
+    assert all(t.user_attrs["fail_reason"] == "interrupted (Ctrl-C)" for t in stopped)
+    assert len(trials) == 5 + len(stopped)

@@ -1,0 +1,51 @@
+"""The run's log file, ``<output>/hepopt.log``: what hepopt and Optuna say (stage by stage, trial
+by trial, failures with their tracebacks), appended run after run, whatever the terminal showed."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOG_NAME = "hepopt.log"
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+@contextmanager
+def log_to_file(folder: Path) -> Iterator[Path]:
+    """INFO and above from ``hepopt`` and ``optuna`` go to ``folder/hepopt.log`` while inside;
+    Optuna's per-trial INFO lines stay off the terminal (the progress bar shows trials), its
+    warnings still reach stderr."""
+    import optuna
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOG_NAME
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter(FORMAT))
+    to_file.setLevel(logging.INFO)
+    to_terminal = logging.StreamHandler(sys.stderr)
+    to_terminal.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+    to_terminal.setLevel(logging.WARNING)
+    optuna.logging.disable_default_handler()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    ours, theirs = logging.getLogger("hepopt"), logging.getLogger("optuna")
+    previous = ours.level
+    ours.setLevel(logging.INFO)
+    for logger in (ours, theirs):
+        logger.addHandler(to_file)
+    theirs.addHandler(to_terminal)
+    ours.info("hepopt %s", " ".join(sys.argv[1:]) or "(from Python)")
+    try:
+        yield path
+    except BaseException:
+        ours.exception("stopped by an error")
+        raise
+    finally:
+        for logger in (ours, theirs):
+            logger.removeHandler(to_file)
+        theirs.removeHandler(to_terminal)
+        ours.setLevel(previous)
+        optuna.logging.enable_default_handler()
+        to_file.close()
