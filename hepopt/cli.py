@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from hepopt.errors import HepoptError
+from hepopt.errors import HepoptError, describe_os_error
 
 INTERRUPTED = "hepopt: interrupted; finished trials and stages are saved. Run the same command again to resume."
 
@@ -203,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         if "--debug" in args:
             traceback.print_exc()
         click.echo(f"hepopt: error: {err}", err=True)
+        return 1
+    except OSError as err:  # the machine's, not hepopt's: a full disk, a folder it cannot write
+        if "--debug" in args:
+            traceback.print_exc()
+        click.echo(f"hepopt: error: {describe_os_error(err)}", err=True)
         return 1
     except Exception as err:  # noqa: BLE001 - a bug, not a user error: still one line unless --debug
         if "--debug" in args:

@@ -6,6 +6,8 @@ stderr and exit code 1. Messages name the file, tree, branch or config key and w
 
 from __future__ import annotations
 
+import errno
+
 
 class HepoptError(Exception):
     """Root of all errors hepopt raises on purpose."""
@@ -25,3 +27,24 @@ class PluginError(HepoptError):
 
 class TrainingError(HepoptError):
     """A training failed, e.g. the loss diverged; the search records the trial as failed."""
+
+
+class OutputError(HepoptError):
+    """The output folder cannot be written: a full disk, no permission, a path through a file."""
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full; free space or set 'output' to another disk",
+    errno.EDQUOT: "the disk quota is exceeded; free space or set 'output' to another disk",
+    errno.EACCES: "no permission; set 'output' to a folder you can write",
+    errno.EROFS: "read-only file system; set 'output' to a folder you can write",
+    errno.ENOTDIR: "a part of this path is a file, not a folder; check 'output'",
+}
+
+
+def describe_os_error(err: OSError, where: object = None) -> str:
+    """``PATH: what went wrong (what to do)``; ``where`` names the place when the error does not."""
+    path = err.filename if err.filename is not None else where
+    what = err.strerror or str(err) or type(err).__name__
+    hint = _OS_HINTS.get(err.errno or -1)
+    return (f"{path}: " if path is not None else "") + what + (f" ({hint})" if hint else "")

@@ -22,7 +22,7 @@ def log_to_file(folder: Path) -> Iterator[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOG_NAME
-    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file = QuietFileHandler(path, encoding="utf-8")
     to_file.setFormatter(logging.Formatter(FORMAT))
     to_file.setLevel(logging.INFO)
     to_terminal = logging.StreamHandler(sys.stderr)
@@ -49,3 +49,12 @@ def log_to_file(folder: Path) -> Iterator[Path]:
         ours.setLevel(previous)
         optuna.logging.enable_default_handler()
         to_file.close()
+
+
+class QuietFileHandler(logging.FileHandler):
+    """A log file that stops writing, silently, when it cannot (a full disk): the run's own error
+    says what went wrong, in one line, instead of logging's traceback on stderr."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.close()
+        self.setLevel(logging.CRITICAL + 1)

@@ -4,6 +4,8 @@ stages before it)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hepopt.config.schema import HepoptConfig
+from hepopt.errors import OutputError, describe_os_error
 from hepopt.stages.base import Stage, StageContext
 
 MANIFEST = "manifest.json"
@@ -63,7 +66,24 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
 
     A stage that raises gets a ``failed`` manifest with the error, and the error goes on up; one
     whose process was killed stays ``running`` and runs again (resuming its own work) next time.
+    Another run on the same output folder meanwhile is refused (:mod:`hepopt.lock`).
     """
+    from hepopt.lock import output_lock
+
+    output = context.config.output_dir
+    try:
+        with output_lock(output):  # one run per output folder
+            _run_in_order(context, stages, force=force)
+    except OSError as err:  # a full disk, a folder it cannot write: one clear line, not a traceback
+        raise OutputError(describe_os_error(err, output)) from err
+    except Exception as err:
+        if "database or disk is full" in str(err):  # SQLite's way (through SQLAlchemy) to say ENOSPC
+            raise OutputError(describe_os_error(OSError(errno.ENOSPC, "No space left on device"), output)) from err
+        raise
+    return context
+
+
+def _run_in_order(context: StageContext, stages: list[Stage], *, force: bool) -> None:
     from hepopt import __version__
 
     config = context.config
@@ -87,7 +107,9 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
             log.warning("stage %s: interrupted; the same command resumes it", stage.name)
             raise
         except BaseException as err:
-            _write_manifest(config, stage.name, manifest | {"state": "failed", "error": f"{type(err).__name__}: {err}"})
+            with contextlib.suppress(OSError):  # the disk may be what failed
+                failed = {"state": "failed", "error": f"{type(err).__name__}: {err}"}
+                _write_manifest(config, stage.name, manifest | failed)
             log.exception("stage %s: failed", stage.name)
             raise
         context.artifacts[stage.name] = artifacts
@@ -95,7 +117,6 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
         done = manifest | {"state": "done", "finished": finished, "seconds": round(finished - started, 2)}
         _write_manifest(config, stage.name, done | {"artifacts": artifacts})
         log.info("stage %s: done in %.1f s", stage.name, finished - started)
-    return context
 
 
 def status(config: HepoptConfig, stages: list[Stage]) -> list[StageStatus]:

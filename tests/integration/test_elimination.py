@@ -194,6 +194,15 @@ def test_cli_eliminate_then_optimize_on_the_selected_variables(samples_dir: Path
 
     model = Classifier.load(tmp_path / "results" / "optimize" / "best_model.pt")
     assert list(model.feature_names) == selection["variables"]
+    # The report of this run has the elimination: what it kept, its iterations, its two plots.
+    done = hepopt("report", str(path), "--quiet")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "results" / "report.html").read_text()
+    section = page[page.index("<h2>Input-variable selection</h2>") :]
+    assert f"Kept {len(selection['variables'])} variables: {', '.join(selection['variables'])}." in section
+    assert section.count("<img src='data:image/png;base64,") == 2
+    assert "Stages" in page
+    assert ">eliminate<" in page
     bad = write_config(tmp_path / "bad", {**raw, "eliminate": {"groups": {"g": ["nope"]}}})
     done = hepopt("eliminate", str(bad))
     assert done.returncode == 1
