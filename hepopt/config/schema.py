@@ -322,6 +322,18 @@ class HepoptConfig(_Strict):
     # optimize, finetune, export whose sections are configured); plugins add their own names.
     stages: list[str] | None = Field(default=None, min_length=1)
 
+    @field_validator("features")
+    @classmethod
+    def _one_name_per_feature(cls, features: list[str | dict[str, str]]) -> list[str | dict[str, str]]:
+        for entry in features:
+            if isinstance(entry, dict) and len(entry) != 1:
+                msg = f"each feature is an expression or one 'name: expression' (or 'callable: pkg.mod:func'), got {entry}"
+                raise ValueError(msg)
+            if isinstance(entry, str) and not entry.strip():
+                msg = "a feature expression is empty"
+                raise ValueError(msg)
+        return features
+
     _source: Path = PrivateAttr(default=Path("hepopt.yaml"))
     _search_folder: str = PrivateAttr(default="optimize")
 

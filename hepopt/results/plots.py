@@ -118,7 +118,10 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
         ax.set_xlabel("classifier output")
         ax.set_ylabel("expected events")
         ax.set_title(f"{cls_name}{': ' + title if title else ''}", fontsize=16)
-        ax.legend(fontsize=13)
+        if nominal_drawn:
+            ax.legend(fontsize=13)
+        else:  # e.g. a variation that exists for the background samples only
+            ax.text(0.5, 0.5, f"no variation affects the {cls_name}", ha="center", transform=ax.transAxes)
     save_figure(fig, path)
     return jsd
 
