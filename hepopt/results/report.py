@@ -32,6 +32,7 @@ CAPTIONS = {
     "pareto_front": "Multi-objective study: every trial and the Pareto front.",
     "metric_vs_variables": "Backward elimination: the metric as variables are dropped; the selected set is circled.",
     "ranking": "Importance of each input variable with all variables in (± standard error); blue: kept.",
+    "variables": "Separation power of each input variable on its own (TMVA's definition), before any training.",
 }
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -61,6 +62,7 @@ def write_report(results: Path, out: Path | None = None) -> Path:
     out = out or results / "report.html"
     sections = [
         _stages_section(manifests),
+        _variables_section(results / "prepare"),
         _optimize_section(results / "optimize"),
         _eliminate_section(results / "eliminate"),
         _finetune_section(results / "finetune"),
@@ -105,6 +107,17 @@ def _stages_section(manifests: dict[str, dict[str, Any]]) -> str:
             [name, f"<span class='{css}'>{_e(state)}</span>", _fmt(m.get("seconds", "")), when, _e(m.get("error", ""))]
         )
     return "<h2>Stages</h2>" + _table(["stage", "state", "seconds", "finished (UTC)", "error"], rows, escape=False)
+
+
+def _variables_section(folder: Path) -> str:
+    path = folder / "variables.csv"
+    if not path.is_file():
+        return ""
+    return (
+        "<h2>Input variables, each alone</h2>"
+        + _csv_table(path, "Before any training (nominal events, |w|)")
+        + _figures([folder / "variables.png"])
+    )
 
 
 def _optimize_section(folder: Path) -> str:

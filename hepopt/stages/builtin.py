@@ -34,9 +34,12 @@ class Prepare(Stage):
 
     def run(self, context: StageContext) -> dict[str, Any]:
         from hepopt.data.stage import data_key
+        from hepopt.results.univariate import write_univariate
 
         table = context.table()
+        files = write_univariate(table, context.folder(self.name), context.config.name)
         return {
+            **{k: str(v) for k, v in files.items()},
             "cache_key": data_key(context.config),
             "fingerprint": table.fingerprint(),
             "events": len(table),

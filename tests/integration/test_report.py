@@ -96,6 +96,8 @@ def test_report_tables_match_the_study(run_dir: Path) -> None:
     parser.feed(page)
     stages = {row[0]: row[1] for _, row in parser.tables[0][1:]}
     assert stages == {"prepare": "done", "optimize": "done", "export": "done"}
+    variables = [row[0] for _, row in parser.tables[1][1:]]  # each variable alone, best first
+    assert len(variables) == len(analysis_config(Path("x"))["features"])
     summary = json.loads((run_dir / "results" / "optimize" / "summary.json").read_text())
     best_rows = [row for table in parser.tables for cls, row in table if cls == "best"]
     assert best_rows[0][:3] == ["best", str(summary["best"]["number"]), f"{summary['best']['validation'][0]:.4g}"]
@@ -130,7 +132,10 @@ def test_report_renders_in_headless_chromium(run_dir: Path) -> None:
         driver.get((run_dir / "results" / "report.html").as_uri())
         assert driver.title == "hepopt report: results"
         widths = driver.execute_script("return [...document.images].map(i => i.complete ? i.naturalWidth : 0)")
-        pngs = list((run_dir / "results" / "optimize" / "plots").glob("*.png"))
+        pngs = [
+            *(run_dir / "results" / "optimize" / "plots").glob("*.png"),
+            run_dir / "results" / "prepare" / "variables.png",
+        ]
         assert len(widths) == len(pngs)
         assert all(w > 100 for w in widths)  # every embedded picture decoded
         logs = driver.get_log("browser")
