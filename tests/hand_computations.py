@@ -18,22 +18,31 @@ def auc_by_pairs(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) ->
     return float(np.sum(s_w * (below + 0.5 * tied)) / (s_w.sum() * b_cum[-1]))
 
 
+def closed_form(s: np.ndarray, b: np.ndarray) -> float:
+    """Z = sqrt(sum 2((s+b) ln(1+s/b) - s)), Cowan et al. (2011)."""
+    return float(np.sqrt(np.sum(2 * ((s + b) * np.log(1 + s / b) - s))))
+
+
+def merge_from_top(s: np.ndarray, b: np.ndarray, floor: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """From the most signal-like bin down, bins join until the group holds >= ``floor``
+    background; what is left at the bottom joins the lowest group (hepopt's documented rule)."""
+    groups: list[list[int]] = [[]]
+    for i in range(len(b) - 1, -1, -1):
+        groups[-1].append(i)
+        if b[groups[-1]].sum() >= floor:
+            groups.append([])
+    if not groups[-1]:
+        groups.pop()
+    elif len(groups) > 1:
+        groups[-2] += groups.pop()
+    return np.array([s[g].sum() for g in groups]), np.array([b[g].sum() for g in groups])
+
+
 def z_by_hand(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, bins: int = 5) -> float:
-    """Stat-only Asimov Z of equal bins in [0, 1]; from the top down, bins join until one holds
-    >= 1e-3 background; the leftover at the bottom joins the lowest such group (hepopt's
-    documented merging rule)."""
+    """Stat-only Asimov Z of equal bins in [0, 1], low-background bins merged from the top."""
     s = np.histogram(scores[labels == 1], bins=bins, range=(0, 1), weights=weights[labels == 1])[0]
     b = np.histogram(scores[labels == 0], bins=bins, range=(0, 1), weights=weights[labels == 0])[0]
-    groups: list[list[float]] = []
-    acc = [0.0, 0.0]
-    for i in range(bins - 1, -1, -1):
-        acc = [acc[0] + s[i], acc[1] + b[i]]
-        if acc[1] >= 1e-3:
-            groups.append(acc)
-            acc = [0.0, 0.0]
-    groups[-1] = [groups[-1][0] + acc[0], groups[-1][1] + acc[1]]
-    sm, bm = np.array(groups).T
-    return float(np.sqrt(np.sum(2 * ((sm + bm) * np.log1p(sm / bm) - sm))))
+    return closed_form(*merge_from_top(s, b))
 
 
 def total_variation(

@@ -12,6 +12,7 @@ import numpy as np
 import optuna
 import pytest
 import torch
+from hand_computations import closed_form, merge_from_top
 
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
@@ -34,25 +35,6 @@ def hepopt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
         check=False,
         env=env,
     )
-
-
-def closed_form(s: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sqrt(np.sum(2 * ((s + b) * np.log(1 + s / b) - s))))
-
-
-def merge_from_top(s: np.ndarray, b: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bins with (almost) no background join their lower neighbour; what is left at the bottom
-    joins the lowest merged bin."""
-    groups: list[list[int]] = [[]]
-    for i in range(len(b) - 1, -1, -1):
-        groups[-1].append(i)
-        if b[groups[-1]].sum() >= floor:
-            groups.append([])
-    if not groups[-1]:
-        groups.pop()
-    elif len(groups) > 1:
-        groups[-2] += groups.pop()
-    return np.array([s[g].sum() for g in groups]), np.array([b[g].sum() for g in groups])
 
 
 @pytest.fixture(scope="module")
