@@ -94,14 +94,13 @@ class _PlainMember:
     """Plain training, an epoch at a time, from scratch or a checkpoint."""
 
     def __init__(self, runner: TrialRunner, params: TrainParams, state: dict[str, Any] | None) -> None:
-        import torch
         from torch import nn
+
+        from hepopt.training.optimizers import make_optimizer
 
         self.params = params
         self.model = build_mlp(len(runner.sets.feature_names), params)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=params.learning_rate, betas=(params.beta1, params.beta2)
-        )
+        self.optimizer = make_optimizer(self.model.parameters(), params)
         if state is not None:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])

@@ -19,6 +19,7 @@ from torch import nn
 
 from hepopt.errors import TrainingError
 from hepopt.training.adversary import Adversary, AdversaryData, AdversarySpec, adversary_loss
+from hepopt.training.optimizers import make_optimizer
 from hepopt.training.params import TrainParams
 from hepopt.training.trainer import (
     Batchable,
@@ -48,7 +49,7 @@ class AdversarialGame:
         self.model, self.train, self.adv_train = model, train, adv_train
         self.adversary = Adversary(spec, params).to(device)
         self.adv_opt = torch.optim.Adam(self.adversary.parameters(), lr=params.adv_learning_rate)
-        self.clf_opt = torch.optim.Adam(model.parameters(), lr=params.learning_rate, betas=(params.beta1, params.beta2))
+        self.clf_opt = make_optimizer(model.parameters(), params)
         self.shuffle = torch.Generator(device=device).manual_seed(seed + 2)
         self.params = params
         self.order: torch.Tensor | None = None  # adversary batches run on across epochs

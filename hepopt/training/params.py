@@ -1,7 +1,7 @@
 """Hyperparameters of the built-in MLP classifier and its training, with their defaults.
 
 The defaults are the baseline every search is compared against: a 3 x 64 ReLU network trained
-with Adam (lr 1e-3), batches of 512, up to 50 epochs with early stopping after 5 without
+with Adam (lr 1e-3, constant), batches of 512, up to 50 epochs with early stopping after 5 without
 improvement of the validation loss, and no adversary (``adv_lambda`` 0).
 """
 
@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 ACTIVATIONS = ("relu", "tanh", "elu", "silu", "leaky_relu", "gelu")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")  # built in hepopt.training.optimizers
+SCHEDULES = ("constant", "cosine", "step")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,12 @@ class TrainParams:
     learning_rate: float = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999
+    optimizer: str = "adam"
+    momentum: float = 0.9  # sgd and rmsprop
+    weight_decay: float = 0.0  # decoupled for adamw, torch's L2 term for the others
+    lr_schedule: str = "constant"
+    lr_decay: float = 0.5  # step schedule: the learning rate times this every lr_step epochs
+    lr_step: int = 10
     signal_weight: float = 1.0
     max_epochs: int = 50
     patience: int = 5
@@ -62,6 +70,12 @@ class TrainParams:
             "learning_rate": self.learning_rate > 0.0,
             "beta1": 0.0 <= self.beta1 < 1.0,
             "beta2": 0.0 <= self.beta2 < 1.0,
+            "optimizer": self.optimizer in OPTIMIZERS,
+            "momentum": 0.0 <= self.momentum < 1.0,
+            "weight_decay": self.weight_decay >= 0.0,
+            "lr_schedule": self.lr_schedule in SCHEDULES,
+            "lr_decay": 0.0 < self.lr_decay <= 1.0,
+            "lr_step": self.lr_step >= 1,
             "signal_weight": self.signal_weight > 0.0,
             "max_epochs": self.max_epochs >= 1,
             "patience": self.patience >= 1,
@@ -76,7 +90,8 @@ class TrainParams:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             name = bad[0]
-            allowed = f" (one of {list(ACTIVATIONS)})" if name == "activation" else ""
+            choices = {"activation": ACTIVATIONS, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}.get(name)
+            allowed = f" (one of {list(choices)})" if choices else ""
             msg = f"invalid value {getattr(self, name)!r} for '{name}'{allowed}"
             raise ValueError(msg)
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from hepopt.errors import TrainingError
 from hepopt.training.mlp import build_mlp
+from hepopt.training.optimizers import make_optimizer, make_schedule
 from hepopt.training.params import TrainParams
 
 # (epoch, training loss, validation loss, model): may raise to stop the training (pruning).
@@ -89,7 +90,8 @@ def train_classifier(
     seed: int = 0,
     on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
-    """Train an MLP; returns it with the weights of its best validation epoch, in eval mode.
+    """Train an MLP with the optimiser and schedule of ``params``; returns it with the weights of
+    its best validation epoch, in eval mode.
 
     Raises:
         TrainingError: the loss became NaN or infinite (the search records the trial as failed).
@@ -99,13 +101,16 @@ def train_classifier(
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         model = build_mlp(train.x.shape[1], params).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=params.learning_rate, betas=(params.beta1, params.beta2))
+        optimizer = make_optimizer(model.parameters(), params)
+        schedule = make_schedule(optimizer, params)
         shuffle = torch.Generator(device=device).manual_seed(seed)
         penalised = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
         result = TrainResult(model)
         best_state, best_loss, since_best = None, float("inf"), 0
         for epoch in range(params.max_epochs):
             train_loss = train_epoch(model, optimizer, train, params, shuffle, penalised)
+            if schedule is not None:
+                schedule.step()
             val_loss = evaluate_loss(model, val)
             if not (np.isfinite(train_loss) and np.isfinite(val_loss)):
                 msg = f"loss diverged at epoch {epoch + 1} (train {train_loss}, validation {val_loss})"
