@@ -161,7 +161,8 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
 
 
 def search_objects(config: HepoptConfig, table: EventTable, variables: list[str] | None) -> tuple[SearchSpace, Any]:
-    """The search space and the trial runner (cross-validated when configured) on ``variables``."""
+    """The search space and the trial runner on ``variables``: one training per trial, or the mean
+    over cross-validation folds and/or ``executions_per_trial`` seeds."""
     from hepopt.objectives.registry import make_objective
     from hepopt.search.constraints import constraints_from_config
     from hepopt.search.space import SearchSpace
@@ -182,14 +183,14 @@ def search_objects(config: HepoptConfig, table: EventTable, variables: list[str]
         sets = TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold)
         if variables is not None:  # the variables the elimination kept
             sets = sets.select(variables)
-        runners.append(
-            TrialRunner(sets, objectives, config.training.negative_weights, config.seed, adversary, constraints)
-        )
-    if cv is None:
+        for k in range(config.search.executions_per_trial):  # the same data, another seed
+            negative = config.training.negative_weights
+            runners.append(TrialRunner(sets, objectives, negative, config.seed + k, adversary, constraints))
+    if len(runners) == 1:
         return space, runners[0]
-    from hepopt.search.cross_validation import CrossValidatedRunner
+    from hepopt.search.cross_validation import AveragedRunner
 
-    return space, CrossValidatedRunner(tuple(runners))
+    return space, AveragedRunner(tuple(runners))
 
 
 def run_optimization(

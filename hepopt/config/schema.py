@@ -225,6 +225,9 @@ class SearchConfig(_Strict):
     enqueue: list[dict[str, Any]] = []  # known-good points tried first
     overtraining: OvertrainingConfig = OvertrainingConfig()
     cross_validation: CrossValidationConfig | None = None
+    # Trainings per trial with seeds seed, seed+1, ... (per fold with cross-validation): the
+    # objective is their mean, since one training is noisy.
+    executions_per_trial: int = Field(default=1, ge=1)
     n_trials: int = Field(default=20, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     # An Optuna RDB URL (sqlite:///..., postgresql://...) or journal:PATH (a journal file, for

@@ -1,9 +1,11 @@
-"""k-fold cross-validation of one trial: the same hyperparameters trained on every fold.
+"""One trial trained several times: on every cross-validation fold and/or with several seeds
+(``search.executions_per_trial``), the same hyperparameters each time.
 
-The objective of the trial is the mean over the folds, with their spread in the trial's user
-attributes (``cv_std``, ``cv_values``); so is each constraint's value. The model kept (saved, exported, reported on the test
-split) is fold 0's; the test split is the same in every fold and no fold ever trains on it.
-Pruning reports and overtraining checks look at fold 0.
+The objective of the trial is the mean over the runs, with their spread in the trial's user
+attributes (``runs``, ``values_per_run``, ``std_over_runs``); so is each constraint's value. The
+model kept (saved, exported, reported on the test split) is the first run's; the test split is
+the same in every fold and no fold ever trains on it. Pruning reports and overtraining checks look
+at the first run.
 """
 
 from __future__ import annotations
@@ -24,31 +26,31 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class CrossValidatedRunner:
-    """A :class:`TrialRunner` per fold, presenting itself as one runner."""
+class AveragedRunner:
+    """A :class:`TrialRunner` per run (fold x seed), presenting itself as one runner."""
 
-    folds: tuple[TrialRunner, ...]
+    runs: tuple[TrialRunner, ...]
 
     def __getattr__(self, name: str) -> object:
-        # sets, objectives, directions, adversary, score, ...: those of fold 0. Dunder names and
-        # 'folds' itself are not forwarded: unpickling (Ray) asks for them before 'folds' exists.
-        if name.startswith("__") or name == "folds":
+        # sets, objectives, directions, adversary, score, ...: those of the first run. Dunder names
+        # and 'runs' itself are not forwarded: unpickling (Ray) asks for them before 'runs' exists.
+        if name.startswith("__") or name == "runs":
             raise AttributeError(name)
-        return getattr(self.folds[0], name)
+        return getattr(self.runs[0], name)
 
     def validation_value(self, model: nn.Module, params: TrainParams) -> float:
-        return self.folds[0].validation_value(model, params)
+        return self.runs[0].validation_value(model, params)
 
     def run(self, params: TrainParams, on_epoch: EpochCallback | None = None) -> TrialOutcome:
-        outcomes = [self.folds[0].run(params, on_epoch)] + [fold.run(params) for fold in self.folds[1:]]
+        outcomes = [self.runs[0].run(params, on_epoch)] + [run.run(params) for run in self.runs[1:]]
         results = []
         for i, first in enumerate(outcomes[0].results):
             values = np.array([o.results[i].value for o in outcomes])
             extras = {
                 **first.extras,
-                "cv_std": float(values.std(ddof=1)),
-                "cv_values": [float(v) for v in values],
-                "cv_folds": len(values),
+                "std_over_runs": float(values.std(ddof=1)),
+                "values_per_run": [float(v) for v in values],
+                "runs": len(values),
             }
             results.append(ObjectiveResult(float(values.mean()), extras))
         constraints = np.mean([o.constraint_values for o in outcomes], axis=0) if outcomes[0].constraint_values else []

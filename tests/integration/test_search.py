@@ -189,7 +189,7 @@ def test_overtraining_penalty_matches_the_recomputed_ratios(samples_dir: Path, t
 
 
 def test_cross_validated_trial_is_the_mean_over_folds(samples_dir: Path, tmp_path: Path) -> None:
-    from hepopt.search.cross_validation import CrossValidatedRunner
+    from hepopt.search.cross_validation import AveragedRunner
     from hepopt.training import TrainParams
 
     config, space, single = setup(samples_dir, tmp_path, name="cv")
@@ -203,15 +203,15 @@ def test_cross_validated_trial_is_the_mean_over_folds(samples_dir: Path, tmp_pat
         )
         for i in range(3)
     )
-    runner = CrossValidatedRunner(folds)
+    runner = AveragedRunner(folds)
     assert runner.sets is folds[0].sets
     outcome = run_search(config, space, runner, n_trials=2)
     for trial in outcome.study.get_trials():
         params = TrainParams.from_mapping({**space.baseline(), **trial.params})
         by_hand = [fold.run(params).values[0] for fold in folds]  # each fold trained on its own
-        assert trial.user_attrs["cv_values"] == pytest.approx(by_hand, rel=1e-9)
+        assert trial.user_attrs["values_per_run"] == pytest.approx(by_hand, rel=1e-9)
         assert trial.value == pytest.approx(np.mean(by_hand), rel=1e-9)
-        assert trial.user_attrs["cv_std"] == pytest.approx(np.std(by_hand, ddof=1), rel=1e-6)
+        assert trial.user_attrs["std_over_runs"] == pytest.approx(np.std(by_hand, ddof=1), rel=1e-6)
         assert len(set(by_hand)) == 3  # the folds really differ
 
 
@@ -225,8 +225,31 @@ def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_p
         study_name="cv_pipeline", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"
     )
     trial = study.trials[0]
-    assert trial.user_attrs["cv_folds"] == 2
-    assert result.best.validation == [pytest.approx(np.mean(trial.user_attrs["cv_values"]))]
+    assert trial.user_attrs["runs"] == 2
+    assert result.best.validation == [pytest.approx(np.mean(trial.user_attrs["values_per_run"]))]
+
+
+def test_executions_per_trial_average_over_seeds(samples_dir: Path, tmp_path: Path) -> None:
+    from hepopt.pipeline import search_objects
+    from hepopt.training import TrainParams
+
+    raw = analysis_config(samples_dir, name="repeats")
+    raw["search"] = {"n_trials": 1, "executions_per_trial": 2, "cross_validation": {"folds": 2, "by": "random"}}
+    config = config_from_dict(raw, tmp_path / "hepopt.yaml")
+    table = prepare_data(config, progress=False)
+    space, runner = search_objects(config, table, None)
+    outcome = run_search(config, space, runner, n_trials=1)
+    (trial,) = outcome.study.get_trials()
+    assert trial.user_attrs["runs"] == 4  # 2 folds x 2 seeds
+    params = TrainParams.from_mapping({**space.baseline(), **trial.params})
+    by_hand = []
+    for fold in range(2):  # fold-major, seeds config.seed and config.seed + 1
+        sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed, fold=(2, fold, "random"))
+        for k in range(2):
+            by_hand.append(TrialRunner(sets, runner.objectives, "abs", config.seed + k).run(params).values[0])
+    assert trial.user_attrs["values_per_run"] == pytest.approx(by_hand, rel=1e-9)
+    assert trial.value == pytest.approx(np.mean(by_hand), rel=1e-9)
+    assert by_hand[0] != by_hand[1]  # another seed really trains another network
 
 
 def test_best_cut_objective_in_a_search(samples_dir: Path, tmp_path: Path) -> None:
