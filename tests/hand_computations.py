@@ -34,7 +34,8 @@ def merge_from_top(s: np.ndarray, b: np.ndarray, floor: float = 1e-3) -> tuple[n
     if not groups[-1]:
         groups.pop()
     elif len(groups) > 1:
-        groups[-2] += groups.pop()
+        leftover = groups.pop()  # (not `groups[-2] += groups.pop()`: the index would shift)
+        groups[-1] += leftover
     return np.array([s[g].sum() for g in groups]), np.array([b[g].sum() for g in groups])
 
 

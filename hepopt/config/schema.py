@@ -112,6 +112,9 @@ class ParamSpec(_Strict):
     step: float | None = None
     log: bool = False
     choices: list[Any] | None = None
+    # For `units`: one width per hidden layer (units_0, units_1, ...), each sampled only when the
+    # sampled depth has that layer (a conditional parameter).
+    per_layer: bool = False
 
     @model_validator(mode="after")
     def _complete(self) -> ParamSpec:

@@ -79,7 +79,8 @@ def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any
     space = SearchSpace.from_config(config.model, str(config.source))
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials)
     best = ranked_trials(completed(outcome.study), first.direction, runner.constraints)[0]
-    return dict(best.params), pre.search_dir
+    searched = space.values(best.params)  # per-layer widths gathered
+    return {k: v for k, v in searched.items() if k in best.params or k in ("layer_units", "units")}, pre.search_dir
 
 
 def run_elimination(

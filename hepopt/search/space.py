@@ -37,6 +37,12 @@ class SearchSpace:
                 searched[name] = value
             else:
                 fixed[name] = value
+        for name, spec in searched.items():
+            if spec.per_layer and (name != "units" or spec.type != "int"):
+                msg = (
+                    f"{source}: model.space.{name}: 'per_layer' is for the int parameter 'units' (one width per layer)"
+                )
+                raise ConfigError(msg)
         space = cls(searched, fixed)
         for name, spec in searched.items():
             values = spec.choices if spec.type == "categorical" else [spec.low, spec.high]
@@ -66,6 +72,11 @@ class SearchSpace:
         """
         grid: dict[str, list[Any]] = {}
         for name, spec in self.searched.items():
+            if spec.per_layer:
+                msg = (
+                    f"{source}: model.space.{name}: the grid sampler cannot walk per-layer widths; use another sampler"
+                )
+                raise ConfigError(msg)
             if spec.type == "categorical":
                 grid[name] = list(spec.choices or [])
             elif spec.type == "int":
@@ -81,6 +92,8 @@ class SearchSpace:
     def check_point(self, point: dict[str, Any], where: str) -> None:
         """An enqueued point may only name searched parameters, with values they can take."""
         for name, value in point.items():
+            if _is_layer_width(name) and "units" in self.searched and self.searched["units"].per_layer:
+                name = "units"
             if name not in self.searched:
                 msg = f"{where}: '{name}' is not a searched parameter; searched: {sorted(self.searched)}"
                 raise ConfigError(msg)
@@ -91,10 +104,30 @@ class SearchSpace:
                 raise ConfigError(msg)
 
     def sample(self, trial: optuna.Trial) -> TrainParams:
-        values = self.baseline()
-        for name, spec in self.searched.items():
-            values[name] = _suggest(trial, name, spec)
-        return TrainParams.from_mapping(values)
+        sampled: dict[str, Any] = {}
+        # The depth first: per-layer widths exist only for the layers it gives (define-by-run).
+        for name in sorted(self.searched, key=lambda n: n != "n_layers"):
+            spec = self.searched[name]
+            if spec.per_layer:
+                depth = int(sampled.get("n_layers", self.baseline()["n_layers"]))
+                sampled |= {f"{name}_{i}": _suggest(trial, f"{name}_{i}", spec) for i in range(depth)}
+            else:
+                sampled[name] = _suggest(trial, name, spec)
+        return TrainParams.from_mapping(self.values(sampled))
+
+    def values(self, sampled: dict[str, Any]) -> dict[str, Any]:
+        """All hyperparameters for a trial's sampled ones (Optuna's ``trial.params``): the
+        baseline, the sampled values, per-layer widths ``units_0..`` gathered into
+        ``layer_units`` up to the depth."""
+        values = {**self.baseline(), **{k: v for k, v in sampled.items() if not _is_layer_width(k)}}
+        widths = [sampled[f"units_{i}"] for i in range(int(values["n_layers"])) if f"units_{i}" in sampled]
+        if widths:
+            values["layer_units"], values["units"] = tuple(int(w) for w in widths), int(widths[0])
+        return values
+
+
+def _is_layer_width(name: str) -> bool:
+    return name.startswith("units_") and name.removeprefix("units_").isdigit()
 
 
 def _suggest(trial: optuna.Trial, name: str, spec: ParamSpec) -> Any:

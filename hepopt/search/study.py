@@ -161,7 +161,7 @@ def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def trial_params(space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """All hyperparameters of a finished trial: its sampled ones over the fixed and defaults."""
-    return {**space.baseline(), **trial.params}
+    return space.values(trial.params)
 
 
 def model_path(config: HepoptConfig, trial: optuna.trial.FrozenTrial) -> Path:

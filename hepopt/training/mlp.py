@@ -17,13 +17,14 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 
 def build_mlp(n_inputs: int, params: TrainParams) -> nn.Sequential:
-    """``n_layers`` hidden layers of ``units`` each, activation and dropout, then one logit."""
+    """``n_layers`` hidden layers (``units`` each, or ``layer_units``), activation and dropout,
+    then one logit."""
     layers: list[nn.Module] = []
     width = n_inputs
-    for _ in range(params.n_layers):
-        layers += [nn.Linear(width, params.units), _ACTIVATIONS[params.activation]()]
+    for units in params.widths:
+        layers += [nn.Linear(width, units), _ACTIVATIONS[params.activation]()]
         if params.dropout > 0:
             layers.append(nn.Dropout(params.dropout))
-        width = params.units
+        width = units
     layers.append(nn.Linear(width, 1))
     return nn.Sequential(*layers)

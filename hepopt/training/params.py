@@ -19,6 +19,7 @@ SCHEDULES = ("constant", "cosine", "step")
 class TrainParams:
     n_layers: int = 3
     units: int = 64
+    layer_units: tuple[int, ...] = ()  # one width per hidden layer; empty: `units` for each
     activation: str = "relu"
     dropout: float = 0.0
     l1: float = 0.0
@@ -56,12 +57,20 @@ class TrainParams:
         if unknown:
             raise KeyError(unknown)
         types = {f.name: type(f.default) for f in fields(cls)}
-        return cls(**{k: types[k](v) for k, v in values.items()})
+        converted = {k: tuple(int(u) for u in v) if k == "layer_units" else types[k](v) for k, v in values.items()}
+        return cls(**converted)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The hidden layers' widths."""
+        return self.layer_units or (self.units,) * self.n_layers
 
     def __post_init__(self) -> None:
         checks = {
             "n_layers": self.n_layers >= 1,
             "units": self.units >= 1,
+            "layer_units": not self.layer_units
+            or (len(self.layer_units) == self.n_layers and all(u >= 1 for u in self.layer_units)),
             "activation": self.activation in ACTIVATIONS,
             "dropout": 0.0 <= self.dropout < 1.0,
             "l1": self.l1 >= 0.0,

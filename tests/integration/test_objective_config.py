@@ -8,6 +8,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from hand_computations import auc_by_pairs, z_by_hand
 
 import hepopt
@@ -36,6 +37,8 @@ def test_weighted_sum_with_a_constraint(samples_dir: Path, tmp_path: Path) -> No
         constraints=[{"name": "roc_auc", "min": 0.0}],
     )
     raw["search"]["n_trials"] = 5
+    # A conditional space too: one width per hidden layer, sampled up to the sampled depth.
+    raw["model"]["space"]["units"] = {"type": "int", "low": 8, "high": 64, "per_layer": True}
     path = write_config(tmp_path, raw)
     first = hepopt.optimize(path, progress=False)
     assert first is not None
@@ -52,6 +55,8 @@ def test_weighted_sum_with_a_constraint(samples_dir: Path, tmp_path: Path) -> No
     auc = {}
     for t in done:
         model = Classifier.load(trial_model_path(first.output_dir, t.number)).model
+        widths = [m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)][:-1]
+        assert widths == [t.params[f"units_{i}"] for i in range(t.params["n_layers"])]
         scores = predict_proba(model, val.x_tensor)
         auc[t.number] = auc_by_pairs(scores, val.labels, val.weights)
         assert t.user_attrs["constraint: roc_auc"] == pytest.approx(auc[t.number], abs=1e-6)
