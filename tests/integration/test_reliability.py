@@ -29,12 +29,12 @@ def hepopt(*args: str) -> subprocess.CompletedProcess[str]:
 def test_a_second_run_on_the_same_output_folder_is_refused(samples_dir: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path, analysis_config(samples_dir, name="shared_output", seed=4))
     lock = tmp_path / "results" / ".hepopt.lock"
-    command = [sys.executable, "-m", "hepopt.cli", "optimize", str(config), "--n-trials", "4", "--quiet"]
+    command = [sys.executable, "-m", "hepopt.cli", "optimize", str(config), "--n-trials", "2", "--quiet"]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (lock.is_file() and lock.read_text().startswith("pid")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    second = hepopt("optimize", str(config), "--n-trials", "4", "--quiet")
+    second = hepopt("optimize", str(config), "--n-trials", "2", "--quiet")
     assert first.poll() is None, "the first run ended before the second started"
     assert second.returncode == 1
     (line,) = second.stderr.strip().splitlines()
@@ -47,8 +47,8 @@ def test_a_second_run_on_the_same_output_folder_is_refused(samples_dir: Path, tm
     study = optuna.load_study(
         study_name="shared_output", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"
     )
-    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4  # the refused run touched nothing
-    again = hepopt("optimize", str(config), "--n-trials", "4", "--quiet")  # the lock went with its holder
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2  # the refused run touched nothing
+    again = hepopt("optimize", str(config), "--n-trials", "2", "--quiet")  # the lock went with its holder
     assert again.returncode == 0, again.stderr
 
 

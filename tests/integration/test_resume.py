@@ -64,7 +64,7 @@ def test_sigkill_then_resume(samples_dir: Path, tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(samples_dir: Path, tmp_path: Path) -> None:
     config = write_config(tmp_path, analysis_config(samples_dir, name="ctrl_c", seed=12))
-    command = [sys.executable, "-m", "hepopt.cli", "optimize", str(config), "--n-trials", "5", "--quiet"]
+    command = [sys.executable, "-m", "hepopt.cli", "optimize", str(config), "--n-trials", "3", "--quiet"]
     results = tmp_path / "results"
     db = results / "optimize" / "study.db"
     driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -89,7 +89,7 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(samples_dir: Path, tm
     trials = optuna.load_study(study_name="ctrl_c", storage=storage).trials
     complete = {t.number: t.value for t in trials if t.state == TrialState.COMPLETE}
     assert all(complete[n] == v for n, v in before.items())
-    assert len(complete) == 5
+    assert len(complete) == 3
     stopped = [t for t in trials if t.state == TrialState.FAIL]
     assert all(t.user_attrs["fail_reason"] == "interrupted (Ctrl-C)" for t in stopped)
-    assert len(trials) == 5 + len(stopped)
+    assert len(trials) == 3 + len(stopped)
