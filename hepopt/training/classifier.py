@@ -71,7 +71,7 @@ class Classifier:
     @classmethod
     def from_payload(cls, payload: dict[str, Any], device: str = "cpu") -> Classifier:
         """Rebuild from :meth:`payload` (a file's content, or what a Ray worker sent back)."""
-        params = TrainParams(**payload["params"])
+        params = TrainParams.from_mapping(payload["params"])
         names = tuple(payload["feature_names"])
         model = build_mlp(len(names), params).to(device)
         model.load_state_dict(payload["state_dict"])

@@ -66,6 +66,8 @@ class TrainParams:
         return self.layer_units or (self.units,) * self.n_layers
 
     def __post_init__(self) -> None:
+        # JSON and to_dict() give a list; the frozen params keep a tuple (hashable, comparable).
+        object.__setattr__(self, "layer_units", tuple(int(u) for u in self.layer_units))
         checks = {
             "n_layers": self.n_layers >= 1,
             "units": self.units >= 1,
@@ -105,4 +107,5 @@ class TrainParams:
             raise ValueError(msg)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain values (a list for ``layer_units``), as JSON and the config write them."""
+        return {**asdict(self), "layer_units": list(self.layer_units)}
