@@ -79,8 +79,11 @@ def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any
     space = SearchSpace.from_config(config.model, str(config.source))
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials)
     best = ranked_trials(completed(outcome.study), first.direction, runner.constraints)[0]
-    searched = space.values(best.params)  # per-layer widths gathered
-    return {k: v for k, v in searched.items() if k in best.params or k in ("layer_units", "units")}, pre.search_dir
+    values = space.values(best.params)
+    chosen = {k: values[k] for k in best.params if k in values}  # the searched ones
+    if values["layer_units"]:  # per-layer widths (units_0, ...) gathered
+        chosen |= {"layer_units": list(values["layer_units"]), "units": values["units"]}
+    return chosen, pre.search_dir
 
 
 def run_elimination(

@@ -24,12 +24,13 @@ def pyplot() -> Any:
     return plt
 
 
-def save_figure(fig: object, path: Path) -> None:
-    """Write ``path`` as PNG (to look at) and PDF (for the paper), then free the figure."""
+def save_figure(fig: object, path: Path, pdf: bool = True) -> None:
+    """Write ``path`` as PNG (to look at) and, with ``pdf``, PDF (for the paper), then free the
+    figure."""
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in (".png", ".pdf"):
+    for suffix in (".png", ".pdf") if pdf else (".png",):
         fig.savefig(path.with_suffix(suffix), bbox_inches="tight")  # type: ignore[attr-defined]
     plt.close(fig)  # type: ignore[arg-type]
 

@@ -1,7 +1,8 @@
 """Plots of the search itself: what was tried, what mattered, where the best trials lie.
 
-Each takes the study's completed trials (Optuna ``FrozenTrial``) and writes PNG + PDF; none needs
-more than matplotlib and mplhep (no plotly, no scikit-learn).
+Each takes the study's completed trials (Optuna ``FrozenTrial``) and writes a PNG (diagnostics to
+look at, not paper figures: no PDF, which would double their cost in every run); none needs more
+than matplotlib and mplhep (no plotly, no scikit-learn).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def history_plot(
     ax.legend(fontsize=14)
     if title:
         ax.set_title(title, fontsize=16)
-    save_figure(fig, path)
+    save_figure(fig, path, pdf=False)
 
 
 def param_importances(study: optuna.Study, direction: str = "maximize") -> dict[str, float]:
@@ -70,7 +71,7 @@ def importance_plot(importances: dict[str, float], name: str, path: Path, title:
     ax.set_xlabel(f"importance for {name} (PED-ANOVA)")
     if title:
         ax.set_title(title, fontsize=16)
-    save_figure(fig, path)
+    save_figure(fig, path, pdf=False)
 
 
 def _axis_values(trials: Sequence[optuna.trial.FrozenTrial], param: str) -> tuple[np.ndarray, list[str] | None, bool]:
@@ -120,7 +121,7 @@ def parallel_coordinates_plot(
     ax.set_xlim(-0.2, len(labels) - 0.8)
     if title:
         ax.set_title(title, fontsize=16)
-    save_figure(fig, path)
+    save_figure(fig, path, pdf=False)
 
 
 def slice_plot(trials: Sequence[optuna.trial.FrozenTrial], name: str, path: Path, title: str = "") -> None:
@@ -144,7 +145,7 @@ def slice_plot(trials: Sequence[optuna.trial.FrozenTrial], name: str, path: Path
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=16)
-    save_figure(fig, path)
+    save_figure(fig, path, pdf=False)
 
 
 def pareto_plot(
@@ -167,7 +168,7 @@ def pareto_plot(
     ax.legend(fontsize=14)
     if title:
         ax.set_title(title, fontsize=16)
-    save_figure(fig, path)
+    save_figure(fig, path, pdf=False)
 
 
 def write_study_plots(

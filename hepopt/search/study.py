@@ -133,14 +133,18 @@ def _objective_function(
     prune = config.search.pruner != "none"
 
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
-        params = space.sample(trial)
-        reporter = pruning_reporter(trial, runner, params) if prune else None
         try:
-            record = execute_trial(runner, params, config.search.overtraining, reporter)
+            return run_one(trial)
         except KeyboardInterrupt:
-            # Optuna marks the trial failed; the reason makes the next run replace it.
+            # Wherever Ctrl-C lands in the trial, Optuna marks it failed; this reason makes the
+            # next run replace it instead of counting it.
             trial.set_user_attr("fail_reason", f"{INTERRUPTED} (Ctrl-C)")
             raise
+
+    def run_one(trial: optuna.Trial) -> float | tuple[float, ...]:
+        params = space.sample(trial)
+        reporter = pruning_reporter(trial, runner, params) if prune else None
+        record = execute_trial(runner, params, config.search.overtraining, reporter)
         for key, value in record.attrs.items():
             trial.set_user_attr(key, value)
         report_constraints(trial, runner.constraints, record.attrs)

@@ -49,7 +49,7 @@ def test_every_search_plot_is_written(tmp_path: Path) -> None:
     for path in files.values():
         assert path.stat().st_size > 10_000  # a real picture
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert path.with_suffix(".pdf").is_file()
+        assert not path.with_suffix(".pdf").exists()  # diagnostics: PNG only
     assert importances["learning_rate"] > importances["activation"]
 
 
