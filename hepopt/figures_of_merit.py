@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hepopt.significance import asimov_q0
+
 
 def separation_power(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, bins: int = 50) -> float:
     """<S^2> = 1/2 sum_i (s_i - b_i)^2 / (s_i + b_i) of the unit-normalised output shapes
@@ -16,6 +18,12 @@ def separation_power(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
     clipped = np.clip(scores, 0.0, 1.0)
     s = np.histogram(clipped[labels == 1], edges, weights=np.abs(weights[labels == 1]))[0]
     b = np.histogram(clipped[labels == 0], edges, weights=np.abs(weights[labels == 0]))[0]
+    return shape_separation(s, b)
+
+
+def shape_separation(s: np.ndarray, b: np.ndarray) -> float:
+    """½ sum_i (s_i - b_i)^2 / (s_i + b_i) of two histograms on the same bins, each normalised to
+    unit area: 0 for identical shapes, 1 for no overlap."""
     s, b = s / s.sum(), b / b.sum()
     both = (s + b) > 0
     return float(0.5 * np.sum((s[both] - b[both]) ** 2 / (s[both] + b[both])))
@@ -80,7 +88,7 @@ def asimov_significance_with_uncertainty(s: np.ndarray, b: np.ndarray, relative_
     """
     s, b = np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if relative_uncertainty == 0:
-        return float(np.sqrt(np.sum(2.0 * ((s + b) * np.log1p(s / b) - s))))
+        return float(np.sqrt(asimov_q0(s, b)))
     var = (relative_uncertainty * b) ** 2
     first = (s + b) * np.log((s + b) * (b + var) / (b**2 + (s + b) * var))
     second = b**2 / var * np.log1p(var * s / (b * (b + var)))
@@ -98,7 +106,7 @@ def asimov_log_likelihood_ratio(s: np.ndarray, b: np.ndarray, test: str = "disco
     """
     s, b = np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if test == "discovery":
-        return float(np.sum(2.0 * ((s + b) * np.log1p(s / b) - s)))
+        return asimov_q0(s, b)
     if test == "exclusion":
         return float(np.sum(2.0 * (s - b * np.log1p(s / b))))
     msg = f"test must be 'discovery' or 'exclusion', got {test!r}"

@@ -142,17 +142,13 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
         space.grid(str(config.source))
     for i, point in enumerate(config.search.enqueue):
         space.check_point(point, f"{config.source}: search.enqueue.{i}")
-    for key, o in config.objective_keys():
-        objective = make_objective(o.name, o.options, key=key)
-        if "variations" in objective.needs and not config.variations:
-            msg = f"{config.source}: {key}: '{o.name}' needs systematic variations, but the config has no 'variations'"
-            raise ConfigError(msg)
     from hepopt.search.constraints import constraints_from_config
 
-    for i, constraint in enumerate(constraints_from_config(config)):
-        if "variations" in constraint.objective.needs and not config.variations:
-            name = constraint.objective.name
-            msg = f"{config.source}: constraints.{i}: '{name}' needs systematic variations, but the config has no 'variations'"
+    scored = [(key, make_objective(o.name, o.options, key=key)) for key, o in config.objective_keys()]
+    scored += [(f"constraints.{i}", c.objective) for i, c in enumerate(constraints_from_config(config))]
+    for key, objective in scored:
+        if "variations" in objective.needs and not config.variations:
+            msg = f"{config.source}: {key}: '{objective.name}' needs systematic variations, but the config has no 'variations'"
             raise ConfigError(msg)
     from hepopt.stages import stage_list
 
@@ -322,9 +318,10 @@ def _write_results(
     best_classifier.save(files["best_model"])
 
     sets = runner.sets
+    best_on_test = (predict_proba(best_classifier.model, sets.test.x_tensor), sets.test.labels, sets.test.weights)
     ks = overtraining_plot(
         (predict_proba(best_classifier.model, sets.train.x_tensor), sets.train.labels, sets.train.weights),
-        (predict_proba(best_classifier.model, sets.test.x_tensor), sets.test.labels, sets.test.weights),
+        best_on_test,
         files["overtraining_plot"],
         title=f"{config.name}: best trial #{best.number}",
     )
@@ -332,18 +329,12 @@ def _write_results(
     if sets.varied["test"]:
         files["variations_plot"] = out / "plots" / "variations_best.png"
         variation_plot(best_classifier, sets, "test", files["variations_plot"], title=f"best trial #{best.number}")
-    test_outputs = {f"best (trial {best.number})": best_classifier}
+    curves = {f"best (trial {best.number})": best_on_test}
     if baseline_classifier is not None:
-        test_outputs["baseline (defaults)"] = baseline_classifier
+        scores = predict_proba(baseline_classifier.model, sets.test.x_tensor)
+        curves["baseline (defaults)"] = (scores, sets.test.labels, sets.test.weights)
     files["roc_plot"] = out / "plots" / "roc_test.png"
-    roc_plot(
-        {
-            k: (predict_proba(c.model, sets.test.x_tensor), sets.test.labels, sets.test.weights)
-            for k, c in test_outputs.items()
-        },
-        files["roc_plot"],
-        title=f"{config.name}: test split",
-    )
+    roc_plot(curves, files["roc_plot"], title=f"{config.name}: test split")
     plots, importances = write_study_plots(
         study, done, front, [o.name for o in runner.objectives], runner.directions, out / "plots", config.name
     )

@@ -73,11 +73,16 @@ def merge_low_background(
     return apply_merge(s, mapping), apply_merge(b, mapping)
 
 
-def asimov_significance_closed_form(s: np.ndarray, b: np.ndarray) -> float:
-    """Z = sqrt(sum_i 2((s_i + b_i) ln(1 + s_i/b_i) - s_i)), Cowan et al. (2011), stat only."""
+def asimov_q0(s: np.ndarray, b: np.ndarray) -> float:
+    """q0 = sum_i 2((s_i + b_i) ln(1 + s_i/b_i) - s_i): the discovery test statistic on Asimov
+    data, stat only (Cowan et al. 2011)."""
     s, b = np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    q0 = 2.0 * ((s + b) * np.log1p(s / b) - s)
-    return float(np.sqrt(np.sum(q0)))
+    return float(np.sum(2.0 * ((s + b) * np.log1p(s / b) - s)))
+
+
+def asimov_significance_closed_form(s: np.ndarray, b: np.ndarray) -> float:
+    """Z = sqrt(q0) of :func:`asimov_q0`."""
+    return float(np.sqrt(asimov_q0(s, b)))
 
 
 def stat_only_spec(s: np.ndarray, b: np.ndarray) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hepopt.data.table import EventTable
+from hepopt.figures_of_merit import shape_separation
 from hepopt.metrics import weighted_roc_auc
 from hepopt.results.plots import pyplot, save_figure
 
@@ -26,9 +27,7 @@ def variable_separation(values: np.ndarray, labels: np.ndarray, weights: np.ndar
     clipped = np.clip(values, low, high)
     s = np.histogram(clipped[labels == 1], edges, weights=weights[labels == 1])[0]
     b = np.histogram(clipped[labels == 0], edges, weights=weights[labels == 0])[0]
-    s, b = s / s.sum(), b / b.sum()
-    both = (s + b) > 0
-    return float(0.5 * np.sum((s[both] - b[both]) ** 2 / (s[both] + b[both])))
+    return shape_separation(s, b)
 
 
 def univariate_ranking(table: EventTable) -> list[dict[str, float | str]]:

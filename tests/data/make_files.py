@@ -44,7 +44,11 @@ def flat_branches(n: int, seed: int) -> dict[str, object]:
 
 
 def write_flat(path: Path, n: int = 500, seed: int = 0, tree: str = "Events") -> Path:
-    branches = flat_branches(n, seed)
+    return write_branches(path, flat_branches(n, seed), tree)
+
+
+def write_branches(path: Path, branches: dict[str, object], tree: str = "Events") -> Path:
+    """A ROOT file with one tree holding ``branches`` (flat numpy or jagged awkward arrays)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with uproot.recreate(path) as file:
         file.mktree(tree, {k: ak.type(v) if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()})

@@ -16,17 +16,10 @@ from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.training.sets import TrainingSets
 
-from make_files import flat_branches
+from make_files import flat_branches, write_branches
 
 pytestmark = pytest.mark.integration
 LUMI, XS_SIG, XS_BKG = 100.0, 2.0, 50.0
-
-
-def write(path: Path, branches: dict[str, object]) -> Path:
-    with uproot.recreate(path) as file:
-        file.mktree("Events", {k: ak.type(v) if isinstance(v, ak.Array) else v.dtype for k, v in branches.items()})
-        file["Events"].extend(branches)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +30,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     half = {k: v[:3000] for k, v in background.items()}
     half["Jet"] = ak.zip({"pt": half["Jet"].pt * 1.05, "eta": half["Jet"].eta})
     return {
-        "sig": write(folder / "sig.root", flat_branches(300, seed=1)),
-        "bkg": write(folder / "bkg.root", background),
-        "bkg_up": write(folder / "bkg_jes_up.root", half),
+        "sig": write_branches(folder / "sig.root", flat_branches(300, seed=1)),
+        "bkg": write_branches(folder / "bkg.root", background),
+        "bkg_up": write_branches(folder / "bkg_jes_up.root", half),
     }
 
 

@@ -17,13 +17,9 @@ import pytest
 from optuna.trial import TrialState
 
 from conftest import analysis_config, write_config
+from test_cli import hepopt
 
 pytestmark = pytest.mark.integration
-
-
-def hepopt(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "hepopt.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_a_second_run_on_the_same_output_folder_is_refused(samples_dir: Path, tmp_path: Path) -> None:

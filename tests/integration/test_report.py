@@ -4,7 +4,6 @@ headless chromium), the log file, and the study in optuna-dashboard."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -19,15 +18,10 @@ import optuna
 import pytest
 
 from conftest import analysis_config, write_config
+from test_cli import hepopt
 
 pytestmark = pytest.mark.integration
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-
-
-def hepopt(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    command = [sys.executable, "-m", "hepopt.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=env)
 
 
 @pytest.fixture(scope="module")
