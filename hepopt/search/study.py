@@ -89,7 +89,7 @@ def run_search(
     """
     target = config.search.n_trials if n_trials is None else n_trials
     probe = open_study(config, runner.directions, space=space)
-    _fail_interrupted(probe)
+    _fail_running(probe, "process stopped")
     # Trials a killed driver interrupted do not count: the resumed run makes up for them.
     done = sum(
         t.state in FINISHED and not t.user_attrs.get("fail_reason", "").startswith(INTERRUPTED)
@@ -102,28 +102,40 @@ def run_search(
             space.check_point(point, f"{config.source}: search.enqueue.{i}")
             study.enqueue_trial(point, user_attrs={"enqueued": True})
     remaining = max(target - done, 0)
-    if remaining and config.search.backend == "ray":
-        from hepopt.search.ray_backend import run_on_ray
+    try:
+        if remaining and config.search.backend == "ray":
+            from hepopt.search.ray_backend import run_on_ray
 
-        run_on_ray(study, config, space, runner, remaining, callbacks or [])
-    elif remaining:
-        study.optimize(
-            _objective_function(config, space, runner),
-            n_trials=remaining,
-            timeout=config.search.timeout,
-            callbacks=callbacks or [],
-        )
+            run_on_ray(study, config, space, runner, remaining, callbacks or [])
+        elif remaining:
+            study.optimize(
+                _objective_function(config, space, runner),
+                n_trials=remaining,
+                timeout=config.search.timeout,
+                callbacks=callbacks or [],
+            )
+    except KeyboardInterrupt:
+        # Ctrl-C can land outside a trial's function too (while Optuna creates or records a trial,
+        # or with trials in flight on Ray): whatever it left RUNNING is marked here.
+        _fail_running(study, "Ctrl-C")
+        raise
+    except Exception as error:
+        # Ctrl-C while Optuna records a trial surfaces from its ``finally`` as another error.
+        if not isinstance(error.__context__, KeyboardInterrupt):
+            raise
+        _fail_running(study, "Ctrl-C")
+        raise KeyboardInterrupt from error
     return SearchOutcome(study, remaining)
 
 
-def _fail_interrupted(study: optuna.Study) -> None:
-    """Mark trials a killed driver left RUNNING as failed, so they are run again.
+def _fail_running(study: optuna.Study, why: str) -> None:
+    """Mark trials left RUNNING as failed (``interrupted (why)``), so the next run replaces them.
 
-    This assumes one driver per study at a time, which is what ``hepopt optimize`` runs; drivers
-    sharing a study need Optuna's heartbeat (``fail_stale_trials``) instead.
+    This assumes one driver per study at a time, which is what ``hepopt optimize`` runs (the
+    output lock sees to it); drivers sharing a study need Optuna's heartbeat instead.
     """
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"{INTERRUPTED} (process stopped)")
+        study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"{INTERRUPTED} ({why})")
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
 
 

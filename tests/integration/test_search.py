@@ -272,3 +272,38 @@ def test_best_cut_objective_in_a_search(samples_dir: Path, tmp_path: Path) -> No
             best, best_cut = s / np.sqrt(s + b), cut
     assert trial.value == pytest.approx(best, rel=1e-6)
     assert trial.user_attrs["cut"] == pytest.approx(best_cut, abs=1e-6)
+
+
+@pytest.mark.parametrize("where", ["creating", "recording"])
+def test_ctrl_c_outside_the_trial_function_marks_the_trial_interrupted(
+    samples_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Ctrl-C can land while Optuna creates the next trial or writes a finished one."""
+    config, space, runner = setup(samples_dir, tmp_path, name="ctrl_c", search={"sampler": "tpe", "n_trials": 3})
+    calls = []
+
+    def interrupt_the_second(original):  # Ctrl-C arrives during the second trial's bookkeeping
+        def wrapped(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return original(*args, **kwargs)
+
+        return wrapped
+
+    if where == "creating":
+        monkeypatch.setattr(
+            optuna.samplers.TPESampler, "before_trial", interrupt_the_second(optuna.samplers.TPESampler.before_trial)
+        )
+    else:
+        from optuna.study import _optimize
+
+        monkeypatch.setattr(_optimize, "_tell_with_warning", interrupt_the_second(_optimize._tell_with_warning))
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config, space, runner)
+    trials = optuna.load_study(study_name="ctrl_c", storage=open_storage(storage_url(config))).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert trials[1].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
+    monkeypatch.undo()
+    resumed = run_search(config, space, runner)
+    assert resumed.trials_run == 2  # the interrupted trial is replaced, not counted
