@@ -29,7 +29,7 @@ table = toy_table(n, f)
 start = time.perf_counter()
 sets = TrainingSets.from_table(table, (0.6, 0.2, 0.2), seed=1)
 prepare = time.perf_counter() - start
-params = TrainParams(n_layers=3, units=64, batch_size=512, max_epochs=1, patience=10)
+params = TrainParams.from_mapping(dict(n_layers=3, units=64, batch_size=512, max_epochs=1, patience=10))
 train, val = sets.train.batchable(1.0, "abs"), sets.validation.batchable(1.0, "abs")
 objective = make_objective("asimov_significance")
 trained = train_classifier(params, train, val, seed=0)  # warm-up: torch and pyhf start-up are not per-event costs

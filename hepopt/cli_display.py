@@ -98,7 +98,9 @@ class Display:
         for extra in _EXTRA_METRICS:
             if extra in result.best.test_metrics and extra not in result.objectives:
                 table.add_column(f"{extra}\ntest", justify="right")
-        rows = [("baseline (defaults)", result.baseline), ("best", result.best)]
+        rows = [("baseline (defaults)", result.baseline)]
+        rows += [(f"{family} (defaults)", trial) for family, trial in result.comparisons.items()]
+        rows += [("best", result.best)]
         rows += [("pareto", trial) for trial in result.pareto if trial.number != result.best.number]
         for label, summary in rows:
             if summary is None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hepopt.config.schema import HepoptConfig
-from hepopt.errors import ConfigError, TrainingError
+from hepopt.errors import ConfigError, HepoptError, TrainingError
 
 if TYPE_CHECKING:
     import optuna
@@ -56,6 +57,7 @@ class OptimizeResult:
     files: dict[str, Path]
     finetune: dict[str, Any] | None = None  # PBT's best vs. the best search trial
     importances: dict[str, float] = field(default_factory=dict)  # hyperparameter -> share (PED-ANOVA)
+    comparisons: dict[str, TrialSummary] = field(default_factory=dict)  # model.compare family -> its defaults
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +76,7 @@ class OptimizeResult:
         data["best"] = TrialSummary(**data["best"])
         data["baseline"] = TrialSummary(**data["baseline"]) if data.get("baseline") else None
         data["pareto"] = [TrialSummary(**p) for p in data.get("pareto", [])]
+        data["comparisons"] = {k: TrialSummary(**v) for k, v in data.get("comparisons", {}).items()}
         data["output_dir"] = Path(data["output_dir"])
         data["files"] = {k: Path(v) for k, v in data["files"].items()}
         return cls(**data)
@@ -132,12 +135,20 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
     """The config, with the mistakes that need no data found before any data is read."""
     from hepopt.objectives.registry import make_objective
     from hepopt.search.space import SearchSpace
+    from hepopt.training.params import TrainParams
 
     if not isinstance(config, HepoptConfig):
         from hepopt.config.loader import load_config
 
         config = load_config(config)
     space = SearchSpace.from_config(config.model, str(config.source))
+    _check_family_training(config, space)
+    for i, family in enumerate(config.model.compare):
+        try:
+            TrainParams.from_mapping({"family": family})
+        except HepoptError as err:
+            msg = f"{config.source}: model.compare.{i}: {err}"
+            raise ConfigError(msg) from err
     if config.search.sampler == "grid":
         space.grid(str(config.source))
     for i, point in enumerate(config.search.enqueue):
@@ -154,6 +165,25 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
 
     stage_list(config)  # unknown stage names
     return config
+
+
+def _check_family_training(config: HepoptConfig, space: Any) -> None:
+    """A family that is fit, not trained by gradient descent (the boosted trees), has no
+    adversarial training and no population-based fine-tuning."""
+    from hepopt.models import model_family
+    from hepopt.stages import stage_list
+
+    if model_family(config.model.family).gradient_trained:
+        return
+    adversarial = "adv_lambda" in space.searched or space.baseline()["adv_lambda"] > 0
+    finetuning = any(stage.name == "finetune" for stage in stage_list(config))
+    why = "adversarial training (adv_lambda)" if adversarial else "fine-tuning" if finetuning else None
+    if why:
+        msg = (
+            f"{config.source}: model.family: '{config.model.family}' is fit, not trained by gradient descent: "
+            f"{why} needs a torch-trained family such as mlp"
+        )
+        raise ConfigError(msg)
 
 
 def search_objects(config: HepoptConfig, table: EventTable, variables: list[str] | None) -> tuple[SearchSpace, Any]:
@@ -304,6 +334,7 @@ def _write_results(
     best, best_classifier = _summarise_trial(config, space, runner, best_trial)
     pareto = [best if t.number == best.number else _summarise_trial(config, space, runner, t)[0] for t in front]
     baseline, baseline_classifier = _baseline(space, runner)
+    compared = {family: _baseline(space, runner, family) for family in config.model.compare}
 
     files = {
         "study": out / "study.db",
@@ -313,6 +344,11 @@ def _write_results(
         "summary": out / "summary.json",
         "overtraining_plot": out / "plots" / "overtraining_best.png",
     }
+    for family, (_, classifier) in compared.items():
+        if classifier is not None:
+            key = "compare_" + re.sub(r"[^\w.-]", "_", family)
+            files[key] = out / f"{key}.pt"
+            classifier.save(files[key])
     write_trials_csv(study, files["trials_csv"], [o.name for o in runner.objectives])
     write_json(files["best_params"], best.params)
     best_classifier.save(files["best_model"])
@@ -333,6 +369,9 @@ def _write_results(
     if baseline_classifier is not None:
         scores = predict_proba(baseline_classifier.model, sets.test.x_tensor)
         curves["baseline (defaults)"] = (scores, sets.test.labels, sets.test.weights)
+    for family, (_, classifier) in compared.items():
+        if classifier is not None:
+            curves[f"{family} (defaults)"] = (predict_proba(classifier.model, sets.test.x_tensor), *best_on_test[1:])
     files["roc_plot"] = out / "plots" / "roc_test.png"
     roc_plot(curves, files["roc_plot"], title=f"{config.name}: test split")
     plots, importances = write_study_plots(
@@ -356,6 +395,7 @@ def _write_results(
         yields=_yields(table),
         files=files,
         importances=importances,
+        comparisons={family: summary for family, (summary, _) in compared.items() if summary is not None},
     )
     write_json(files["summary"], result.to_dict())
     return result
@@ -398,15 +438,18 @@ def _summary(
     return TrialSummary(number, params, validation, test, metrics)
 
 
-def _baseline(space: SearchSpace, runner: TrialRunner) -> tuple[TrialSummary | None, Classifier | None]:
-    """hepopt's default hyperparameters, trained and scored like a trial (number -1).
+def _baseline(
+    space: SearchSpace, runner: TrialRunner, family: str | None = None
+) -> tuple[TrialSummary | None, Classifier | None]:
+    """hepopt's default hyperparameters (with the config's fixed ones), or another ``family``'s
+    defaults, trained and scored like a trial (number -1).
 
     Trained outside the study: defaults may lie outside the searched ranges (e.g. l2 = 0 with a
     log-uniform range), where Optuna cannot enqueue them.
     """
     from hepopt.training.params import TrainParams
 
-    params = space.baseline()
+    params = space.baseline() if family is None else TrainParams.from_mapping({"family": family}).to_dict()
     try:
         outcome = runner.run(TrainParams.from_mapping(params))
     except TrainingError:

@@ -139,10 +139,15 @@ class ParamSpec(_Strict):
 
 
 class ModelConfig(_Strict):
-    """The model family and its search space (a scalar fixes a parameter)."""
+    """The model family (a ``hepopt.models`` entry point such as ``mlp`` or
+    ``hist_gradient_boosting``, or ``package.module:Class``) and its search space (a scalar fixes
+    a parameter)."""
 
-    family: Literal["mlp"] = "mlp"
+    family: str = "mlp"
     space: dict[str, ParamSpec | float | int | str | bool] = {}
+    # Other families trained once with their defaults on the same splits and scored with the same
+    # objectives, reported next to the search's best (e.g. [hist_gradient_boosting]).
+    compare: list[str] = []
 
 
 class TrainingConfig(_Strict):

@@ -46,7 +46,7 @@ def train_and_score(
     runner = TrialRunner(
         data.folds[fold].select(variables), (data.objective,), data.negative_weights, seed, data.adversary
     )
-    outcome = runner.run(TrainParams(**params))
+    outcome = runner.run(TrainParams.from_mapping(params))
     return outcome.values[0], outcome.classifier.payload() if keep_model else None
 
 

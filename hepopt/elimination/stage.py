@@ -127,7 +127,7 @@ def run_elimination(
         adversary,
     )
     result = backward_elimination(
-        data, units, TrainParams(**params), settings, TaskPool(config, data), config.seed, on_iteration
+        data, units, TrainParams.from_mapping(params), settings, TaskPool(config, data), config.seed, on_iteration
     )
     files = write_report(result, out, title=config.name)
     selection = {"variables": list(result.selected), "params": params, "metric": result.selected_metric}

@@ -136,7 +136,8 @@ def _optimize_section(folder: Path) -> str:
     ]
     header = ["", "trial"] + [f"{n} {split}" for n in names for split in ("validation", "test")]
     rows = []
-    for label, trial in (("baseline (defaults)", s.get("baseline")), ("best", s["best"])):
+    compared = [(f"{family} (defaults)", trial) for family, trial in s.get("comparisons", {}).items()]
+    for label, trial in (("baseline (defaults)", s.get("baseline")), *compared, ("best", s["best"])):
         if trial:
             values = [v for pair in zip(trial["validation"], trial["test"], strict=True) for v in pair]
             rows.append([label, trial["number"], *values])

@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hepopt.search.constraints import ranked_trials
-from hepopt.training.mlp import build_mlp
 from hepopt.training.params import TrainParams
+from hepopt.training.trainer import build_model
 
 if TYPE_CHECKING:
     import optuna
@@ -62,9 +62,7 @@ def _member(
     mutable = {k: config[k] for k in MUTABLE if k in config}
     values = {**starts[config["start"]], **mutable}
     member_id = tune.get_context().get_trial_id()
-    # Dropout layers always exist (p may be ~0) so that every member has the same modules.
-    params = TrainParams.from_mapping(values)
-    params = replace(params, dropout=max(params.dropout, 1e-9))
+    params = _with_dropout_layers(TrainParams.from_mapping(values))
     torch.manual_seed(runner.seed + config["start"])
     checkpoint = tune.get_checkpoint()
     state = None
@@ -99,14 +97,14 @@ class _PlainMember:
         from hepopt.training.optimizers import make_optimizer
 
         self.params = params
-        self.model = build_mlp(len(runner.sets.feature_names), params)
+        self.model = build_model(len(runner.sets.feature_names), params)
         self.optimizer = make_optimizer(self.model.parameters(), params)
         if state is not None:
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
         for group in self.optimizer.param_groups:  # PBT may have changed them since the checkpoint
             group["lr"] = params.learning_rate
-        _set_dropout(self.model, params.dropout)
+        _set_dropout(self.model, params)
         self.train = runner.sets.train.batchable(params.signal_weight, runner.negative_weights)
         self.penalised = [m.weight for m in self.model.modules() if isinstance(m, nn.Linear)]
 
@@ -138,14 +136,14 @@ class _AdversarialMember:
         if state is None:
             model = train_classifier(params, train, self.val, seed=runner.seed).model
         else:
-            model = build_mlp(len(runner.sets.feature_names), params)
+            model = build_model(len(runner.sets.feature_names), params)
         self.game = AdversarialGame(model, params, train, adv_train, spec, runner.seed)  # type: ignore[arg-type]
         if state is None:
             self.game.pretrain_adversary()
         else:
             self.game.load_state_dict(state)
         self.game.set_params(params)
-        _set_dropout(model, params.dropout)
+        _set_dropout(model, params)
         self.model = model
 
     def epoch(self, shuffle: Any) -> None:
@@ -159,12 +157,22 @@ class _AdversarialMember:
         return self.game.state_dict()
 
 
-def _set_dropout(model: Any, p: float) -> None:
+def _with_dropout_layers(params: TrainParams) -> TrainParams:
+    """Dropout layers always exist (p may be ~0) so that every member has the same modules (for
+    a family with a ``dropout`` parameter)."""
+    if "dropout" not in params.arch:
+        return params
+    return params.replace_arch(dropout=max(params.arch["dropout"], 1e-9))
+
+
+def _set_dropout(model: Any, params: TrainParams) -> None:
     from torch import nn
 
+    if "dropout" not in params.arch:
+        return
     for module in model.modules():
         if isinstance(module, nn.Dropout):
-            module.p = p
+            module.p = params.arch["dropout"]
 
 
 def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, study: optuna.Study) -> FinetuneResult:
@@ -231,8 +239,8 @@ def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, stud
         state = torch.load(Path(folder) / _STATE, weights_only=True)
     final = {**starts[best_result.config["start"]], **state["mutable"]}  # the checkpoint's, not the last
     # The members' dropout layers exist even at p ~ 0; keeping p > 0 makes Classifier.load rebuild them.
-    params = replace(TrainParams.from_mapping(final), dropout=max(final["dropout"], 1e-9))
-    model = build_mlp(len(runner.sets.feature_names), params)
+    params = _with_dropout_layers(TrainParams.from_mapping(final))
+    model = build_model(len(runner.sets.feature_names), params)
     model.load_state_dict(state["model"])
     model.eval()
     classifier = Classifier(model, runner.sets.scaler, runner.sets.feature_names, params)

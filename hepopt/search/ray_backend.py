@@ -68,7 +68,7 @@ def _worker_class() -> Any:
         def run(self, params: dict[str, Any], overtraining: Any, pruning: dict[str, Any] | None) -> TrialRecord:
             from hepopt.training.params import TrainParams
 
-            train_params = TrainParams(**params)
+            train_params = TrainParams.from_mapping(params)
             reporter = None
             if pruning is not None:
                 from hepopt.search.samplers import make_pruner

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hepopt.config.schema import ModelConfig, ParamSpec
-from hepopt.errors import ConfigError
+from hepopt.errors import ConfigError, HepoptError
 from hepopt.training.params import TrainParams
 
 if TYPE_CHECKING:
@@ -19,31 +19,37 @@ class SearchSpace:
 
     searched: dict[str, ParamSpec]
     fixed: dict[str, Any]
+    family: str = "mlp"
 
     @classmethod
     def from_config(cls, model: ModelConfig, source: str = "config") -> SearchSpace:
         """Check names and values now, so a typo fails before any data is read.
 
         Raises:
-            ConfigError: naming ``model.space.<param>``.
+            ConfigError: naming ``model.family`` or ``model.space.<param>``.
         """
-        known = TrainParams.names()
+        try:
+            known = TrainParams.names(model.family)
+        except HepoptError as err:
+            msg = f"{source}: model.family: {err}"
+            raise ConfigError(msg) from err
         searched, fixed = {}, {}
         for name, value in model.space.items():
             if name not in known:
-                msg = f"{source}: model.space.{name}: unknown hyperparameter; known: {list(known)}"
+                msg = f"{source}: model.space.{name}: unknown hyperparameter of the {model.family} family; known: {list(known)}"
                 raise ConfigError(msg)
             if isinstance(value, ParamSpec):
                 searched[name] = value
             else:
                 fixed[name] = value
         for name, spec in searched.items():
-            if spec.per_layer and (name != "units" or spec.type != "int"):
+            if spec.per_layer and (name != "units" or spec.type != "int" or "layer_units" not in known):
                 msg = (
-                    f"{source}: model.space.{name}: 'per_layer' is for the int parameter 'units' (one width per layer)"
+                    f"{source}: model.space.{name}: 'per_layer' is for the int parameter 'units' of a family "
+                    "with 'n_layers' and 'layer_units' such as the mlp (one width per layer)"
                 )
                 raise ConfigError(msg)
-        space = cls(searched, fixed)
+        space = cls(searched, fixed, model.family)
         for name, spec in searched.items():
             values = spec.choices if spec.type == "categorical" else [spec.low, spec.high]
             for value in values or []:
@@ -54,14 +60,14 @@ class SearchSpace:
     def _check(self, source: str, name: str | None, values: dict[str, Any]) -> None:
         try:
             TrainParams.from_mapping(values)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, KeyError) as err:
             bad = name or next((n for n in values if f"'{n}'" in str(err)), "")
             msg = f"{source}: model.space.{bad}: {err}"
             raise ConfigError(msg) from err
 
     def baseline(self) -> dict[str, Any]:
         """hepopt's default hyperparameters with the fixed ones applied: the baseline model."""
-        return {**TrainParams().to_dict(), **self.fixed}
+        return {**TrainParams.from_mapping({"family": self.family}).to_dict(), **self.fixed}
 
     def grid(self, source: str = "config") -> dict[str, list[Any]]:
         """The values the grid sampler walks through: categorical choices, int ranges, and float
@@ -120,7 +126,8 @@ class SearchSpace:
         baseline, the sampled values, per-layer widths ``units_0..`` gathered into
         ``layer_units`` up to the depth."""
         values = {**self.baseline(), **{k: v for k, v in sampled.items() if not _is_layer_width(k)}}
-        widths = [sampled[f"units_{i}"] for i in range(int(values["n_layers"])) if f"units_{i}" in sampled]
+        depth = int(values.get("n_layers", 0))
+        widths = [sampled[f"units_{i}"] for i in range(depth) if f"units_{i}" in sampled]
         if widths:
             values["layer_units"], values["units"] = tuple(int(w) for w in widths), int(widths[0])
         return values

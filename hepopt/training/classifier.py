@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from hepopt.errors import DataError, HepoptError
-from hepopt.training.mlp import build_mlp
+from hepopt.models.registry import model_family
 from hepopt.training.params import TrainParams
 from hepopt.training.scaler import Standardizer
 from hepopt.training.trainer import predict_proba
@@ -36,7 +36,8 @@ class Classifier:
         if features.ndim != 2 or features.shape[1] != len(self.feature_names):
             msg = f"expected features of shape (n, {len(self.feature_names)}) in the order {list(self.feature_names)}"
             raise DataError(msg)
-        device = next(self.model.parameters()).device
+        # Buffers too: a tree ensemble has tables, no trainable parameters.
+        device = next(iter((*self.model.parameters(), *self.model.buffers()))).device
         x = torch.as_tensor(self.scaler.transform(features), device=device)
         return predict_proba(self.model, x)
 
@@ -48,7 +49,7 @@ class Classifier:
         return {
             "format": _FORMAT,
             "version": _VERSION,
-            "family": "mlp",
+            "family": self.params.family,
             "params": self.params.to_dict(),
             "feature_names": list(self.feature_names),
             "scaler_mean": torch.from_numpy(self.scaler.mean),
@@ -73,8 +74,7 @@ class Classifier:
         """Rebuild from :meth:`payload` (a file's content, or what a Ray worker sent back)."""
         params = TrainParams.from_mapping(payload["params"])
         names = tuple(payload["feature_names"])
-        model = build_mlp(len(names), params).to(device)
-        model.load_state_dict(payload["state_dict"])
+        model = model_family(params.family).from_state(len(names), params.arch, payload["state_dict"]).to(device)
         model.eval()
         scaler = Standardizer(payload["scaler_mean"].numpy(), payload["scaler_scale"].numpy())
         return cls(model, scaler, names, params)

@@ -1,27 +1,31 @@
-"""Hyperparameters of the built-in MLP classifier and its training, with their defaults.
+"""Hyperparameters of one classifier: its model family's architecture and its training.
 
-The defaults are the baseline every search is compared against: a 3 x 64 ReLU network trained
-with Adam (lr 1e-3, constant), batches of 512, up to 50 epochs with early stopping after 5 without
-improvement of the validation loss, and no adversary (``adv_lambda`` 0).
+The defaults are the baseline every search is compared against: the family's defaults (for the
+built-in MLP a 3 x 64 ReLU network) trained with Adam (lr 1e-3, constant), batches of 512, up to
+50 epochs with early stopping after 5 without improvement of the validation loss, and no
+adversary (``adv_lambda`` 0).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-ACTIVATIONS = ("relu", "tanh", "elu", "silu", "leaky_relu", "gelu")
+from hepopt.models.registry import model_family
+
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")  # built in hepopt.training.optimizers
 SCHEDULES = ("constant", "cosine", "step")
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    n_layers: int = 3
-    units: int = 64
-    layer_units: tuple[int, ...] = ()  # one width per hidden layer; empty: `units` for each
-    activation: str = "relu"
-    dropout: float = 0.0
+    """``family`` names the model family, ``arch`` holds its architecture hyperparameters (its
+    defaults filled in); the other fields are the training's. :meth:`to_dict` and
+    :meth:`from_mapping` give and take them all as one flat mapping, as the config writes them."""
+
+    family: str = "mlp"
+    arch: Mapping[str, Any] = field(default_factory=dict)
     l1: float = 0.0
     l2: float = 0.0
     batch_size: int = 512
@@ -47,34 +51,40 @@ class TrainParams:
     adv_epochs: int = 10
 
     @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+    def training_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls) if f.name not in ("family", "arch"))
 
     @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> TrainParams:
-        """Build from sampled/fixed values; unknown names raise ``KeyError`` naming them."""
-        unknown = sorted(set(values) - set(cls.names()))
+    def names(cls, family: str = "mlp") -> tuple[str, ...]:
+        """Every hyperparameter of ``family``: its architecture's, then the training's."""
+        return (*model_family(family).parameters, *cls.training_names())
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TrainParams:
+        """Build from flat sampled/fixed values (``family`` among them, else the MLP); unknown
+        names raise ``KeyError`` naming them, bad values ``ValueError`` naming the parameter.
+        Training parameters not given take the family's ``training_defaults``, then hepopt's."""
+        family = str(values.get("family", "mlp"))
+        architecture = model_family(family).parameters
+        values = {**model_family(family).training_defaults, **values}
+        training = cls.training_names()
+        unknown = sorted(set(values) - {"family", *architecture, *training})
         if unknown:
             raise KeyError(unknown)
         types = {f.name: type(f.default) for f in fields(cls)}
-        converted = {k: tuple(int(u) for u in v) if k == "layer_units" else types[k](v) for k, v in values.items()}
-        return cls(**converted)
+        return cls(
+            family=family,
+            arch={k: v for k, v in values.items() if k in architecture},
+            **{k: types[k](v) for k, v in values.items() if k in training},
+        )
 
-    @property
-    def widths(self) -> tuple[int, ...]:
-        """The hidden layers' widths."""
-        return self.layer_units or (self.units,) * self.n_layers
+    def replace_arch(self, **changes: Any) -> TrainParams:
+        return TrainParams.from_mapping({**self.to_dict(), **changes})
 
     def __post_init__(self) -> None:
-        # JSON and to_dict() give a list; the frozen params keep a tuple (hashable, comparable).
-        object.__setattr__(self, "layer_units", tuple(int(u) for u in self.layer_units))
+        # The family's defaults under the given values, converted and checked by the family.
+        object.__setattr__(self, "arch", model_family(self.family).complete(self.arch))
         checks = {
-            "n_layers": self.n_layers >= 1,
-            "units": self.units >= 1,
-            "layer_units": not self.layer_units
-            or (len(self.layer_units) == self.n_layers and all(u >= 1 for u in self.layer_units)),
-            "activation": self.activation in ACTIVATIONS,
-            "dropout": 0.0 <= self.dropout < 1.0,
             "l1": self.l1 >= 0.0,
             "l2": self.l2 >= 0.0,
             "batch_size": self.batch_size >= 1,
@@ -101,11 +111,15 @@ class TrainParams:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             name = bad[0]
-            choices = {"activation": ACTIVATIONS, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}.get(name)
+            choices = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}.get(name)
             allowed = f" (one of {list(choices)})" if choices else ""
             msg = f"invalid value {getattr(self, name)!r} for '{name}'{allowed}"
             raise ValueError(msg)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values (a list for ``layer_units``), as JSON and the config write them."""
-        return {**asdict(self), "layer_units": list(self.layer_units)}
+        """Flat plain values (lists for tuples), as JSON and the config write them."""
+        arch = {k: list(v) if isinstance(v, tuple) else v for k, v in self.arch.items()}
+        training = {name: getattr(self, name) for name in self.training_names()}
+        return {"family": self.family, **arch, **training}
+
+    __hash__ = None  # type: ignore[assignment]  # arch is a dict

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from hepopt.errors import TrainingError
-from hepopt.training.mlp import build_mlp
+from hepopt.models.registry import model_family
 from hepopt.training.optimizers import make_optimizer, make_schedule
 from hepopt.training.params import TrainParams
 
@@ -82,6 +82,11 @@ def weighted_bce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torc
     return (losses * w).sum() / w.sum()
 
 
+def build_model(n_inputs: int, params: TrainParams) -> nn.Module:
+    """A new, untrained module of ``params.family`` with its architecture hyperparameters."""
+    return model_family(params.family).build(n_inputs, params.arch)
+
+
 def train_classifier(
     params: TrainParams,
     train: Batchable,
@@ -90,17 +95,21 @@ def train_classifier(
     seed: int = 0,
     on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
-    """Train an MLP with the optimiser and schedule of ``params``; returns it with the weights of
-    its best validation epoch, in eval mode.
+    """Train a model of ``params.family`` with the optimiser and schedule of ``params`` (a family
+    not trained by gradient descent fits itself); returns it with the weights of its best
+    validation epoch, in eval mode.
 
     Raises:
         TrainingError: the loss became NaN or infinite (the search records the trial as failed).
     """
+    family = model_family(params.family)
+    if not family.gradient_trained:
+        return family.fit(params, train, val, seed)
     start = time.perf_counter()
     device = train.x.device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
-        model = build_mlp(train.x.shape[1], params).to(device)
+        model = build_model(train.x.shape[1], params).to(device)
         optimizer = make_optimizer(model.parameters(), params)
         schedule = make_schedule(optimizer, params)
         shuffle = torch.Generator(device=device).manual_seed(seed)

@@ -72,7 +72,7 @@ def test_retrain_drops_the_noise_and_the_duplicate_first(samples_dir: Path, tmp_
     sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed).select(selection.variables)
     params = json.loads((tmp_path / "results" / "eliminate" / "selection.json").read_text())["params"]
     runner = TrialRunner(sets, (make_objective("roc_auc"),), "abs", config.seed)
-    assert runner.run(TrainParams(**params)).values[0] == pytest.approx(result.selected_metric, rel=1e-9)
+    assert runner.run(TrainParams.from_mapping(params)).values[0] == pytest.approx(result.selected_metric, rel=1e-9)
     # The stop came from the tolerance, one drop after the selected set (reverted), or at the floor.
     last = result.iterations[-1]
     if result.stop_reason == "metric outside tolerance":
@@ -136,7 +136,11 @@ def test_shuffle_importance_matches_a_hand_permutation(samples_dir: Path, tmp_pa
     table = prepare_data(config, progress=False)
     sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
     objective = make_objective("roc_auc")
-    classifier = TrialRunner(sets, (objective,), "abs", 0).run(TrainParams(max_epochs=3, units=16)).classifier
+    classifier = (
+        TrialRunner(sets, (objective,), "abs", 0)
+        .run(TrainParams.from_mapping({"max_epochs": 3, "units": 16}))
+        .classifier
+    )
     # Scoring is deterministic: eval mode, no gradients.
     assert validation_metric(classifier, sets, objective) == validation_metric(classifier, sets, objective)
     drops = shuffle_drops(classifier, sets, objective, ("ht", "ht_copy"), 3, torch.Generator().manual_seed(5))

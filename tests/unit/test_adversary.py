@@ -57,10 +57,10 @@ def sets() -> TrainingSets:
 
 def toy_params(adv_lambda: float, adv_epochs: int) -> TrainParams:
     """The small network and short adversarial schedule the toy problems train with."""
-    return TrainParams(
-        n_layers=2, units=32, batch_size=256, learning_rate=3e-3, max_epochs=8, patience=3,
-        adv_lambda=adv_lambda, adv_steps=3, adv_epochs=adv_epochs, adv_pretrain_epochs=2, adv_learning_rate=3e-3,
-    )  # fmt: skip
+    return TrainParams.from_mapping({
+        "n_layers": 2, "units": 32, "batch_size": 256, "learning_rate": 3e-3, "max_epochs": 8, "patience": 3,
+        "adv_lambda": adv_lambda, "adv_steps": 3, "adv_epochs": adv_epochs, "adv_pretrain_epochs": 2, "adv_learning_rate": 3e-3,
+    })  # fmt: skip
 
 
 def train(sets: TrainingSets, spec: AdversarySpec, adv_lambda: float) -> dict[str, float]:
@@ -103,7 +103,9 @@ def test_selection_keeps_the_best_adversarial_epoch(sets: TrainingSets) -> None:
     spec = AdversarySpec(VARIATIONS)
     train_b, val_b = sets.train.batchable(1.0, "abs"), sets.validation.batchable(1.0, "abs")
     adv_train, adv_val = (AdversaryData.from_sets(sets, s, spec, "abs") for s in ("train", "validation"))
-    params = TrainParams(n_layers=2, units=16, max_epochs=3, adv_lambda=10.0, adv_epochs=5, adv_steps=2)
+    params = TrainParams.from_mapping(
+        {"n_layers": 2, "units": 16, "max_epochs": 3, "adv_lambda": 10.0, "adv_epochs": 5, "adv_steps": 2}
+    )
 
     def select(model: object) -> float:
         return -evaluate_loss(model, val_b)  # keep the epoch with the lowest validation loss

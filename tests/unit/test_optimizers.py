@@ -64,8 +64,15 @@ def separable(n: int = 4000, seed: int = 0) -> Batchable:
 def test_every_optimizer_trains(optimizer: str) -> None:
     train, val = separable(seed=0), separable(seed=1)
     lr = 0.05 if optimizer == "sgd" else 1e-2
-    params = TrainParams(
-        n_layers=1, units=16, optimizer=optimizer, learning_rate=lr, max_epochs=6, lr_schedule="cosine"
+    params = TrainParams.from_mapping(
+        {
+            "n_layers": 1,
+            "units": 16,
+            "optimizer": optimizer,
+            "learning_rate": lr,
+            "max_epochs": 6,
+            "lr_schedule": "cosine",
+        }
     )
     result = train_classifier(params, train, val, seed=0)
     losses = [h["val_loss"] for h in result.history]

@@ -10,8 +10,8 @@ from hepopt.config import config_from_dict
 from hepopt.errors import ConfigError
 from hepopt.search.space import SearchSpace
 from hepopt.search.study import trial_params
-from hepopt.training.mlp import build_mlp
 from hepopt.training.params import TrainParams
+from hepopt.training.trainer import build_model
 
 BASE = {
     "luminosity": 1.0,
@@ -42,20 +42,21 @@ def test_per_layer_widths_exist_only_up_to_the_depth() -> None:
         depth = trial.params["n_layers"]
         depths.add(depth)
         assert {k for k in trial.params if k.startswith("units_")} == {f"units_{i}" for i in range(depth)}
-        assert params.layer_units == tuple(trial.params[f"units_{i}"] for i in range(depth))
-        linear = [m for m in build_mlp(5, params) if isinstance(m, nn.Linear)]
-        assert [m.out_features for m in linear] == [*params.layer_units, 1]
-        study.tell(trial, float(sum(params.layer_units)))
+        assert params.arch["layer_units"] == tuple(trial.params[f"units_{i}"] for i in range(depth))
+        linear = [m for m in build_model(5, params) if isinstance(m, nn.Linear)]
+        assert [m.out_features for m in linear] == [*params.arch["layer_units"], 1]
+        study.tell(trial, float(sum(params.arch["layer_units"])))
         frozen = study.trials[-1]
         assert TrainParams.from_mapping(trial_params(space, frozen)) == params  # the finished trial's params rebuild it
     assert depths == {1, 2, 3, 4}
 
 
 def test_without_per_layer_every_layer_has_units() -> None:
-    params = TrainParams(n_layers=3, units=20)
-    assert params.widths == (20, 20, 20)
+    params = TrainParams.from_mapping({"n_layers": 3, "units": 20})
+    linear = [m for m in build_model(5, params) if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linear] == [20, 20, 20, 1]
     with pytest.raises(ValueError, match="layer_units"):
-        TrainParams(n_layers=2, layer_units=(8, 8, 8))
+        TrainParams.from_mapping({"n_layers": 2, "layer_units": (8, 8, 8)})
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,9 @@ def test_training_weights_balance_the_classes() -> None:
 
 def test_training_is_deterministic_and_learns() -> None:
     train, val = sets()
-    params = TrainParams(n_layers=2, units=16, max_epochs=8, patience=10, learning_rate=3e-3)
+    params = TrainParams.from_mapping(
+        {"n_layers": 2, "units": 16, "max_epochs": 8, "patience": 10, "learning_rate": 3e-3}
+    )
     first = train_classifier(params, train, val, seed=11)
     second = train_classifier(params, train, val, seed=11)
     assert first.history == second.history
@@ -52,7 +54,9 @@ def test_training_is_deterministic_and_learns() -> None:
 
 def test_early_stopping_keeps_the_best_epoch() -> None:
     train, val = sets()
-    params = TrainParams(n_layers=3, units=128, learning_rate=0.02, max_epochs=40, patience=3)
+    params = TrainParams.from_mapping(
+        {"n_layers": 3, "units": 128, "learning_rate": 0.02, "max_epochs": 40, "patience": 3}
+    )
     result = train_classifier(params, train, val, seed=1)
     losses = [h["val_loss"] for h in result.history]
     assert len(losses) < 40  # it stopped early
@@ -70,14 +74,14 @@ def test_divergence_raises_training_error() -> None:
 
 def test_predictions_are_repeatable_in_eval_mode() -> None:
     train, val = sets()
-    result = train_classifier(TrainParams(dropout=0.5, max_epochs=2), train, val, seed=3)
+    result = train_classifier(TrainParams.from_mapping({"dropout": 0.5, "max_epochs": 2}), train, val, seed=3)
     result.model.train()  # even if someone left it in training mode
     np.testing.assert_array_equal(predict_proba(result.model, val.x), predict_proba(result.model, val.x))
 
 
 def test_params_validation_names_the_parameter() -> None:
     with pytest.raises(ValueError, match="invalid value 'relux' for 'activation'"):
-        TrainParams(activation="relux")
+        TrainParams.from_mapping({"activation": "relux"})
     with pytest.raises(KeyError, match="width"):
         TrainParams.from_mapping({"width": 3})
 
@@ -93,7 +97,7 @@ def test_classifier_roundtrip_with_weights_only(tmp_path: Path) -> None:
     scaler = Standardizer.fit(x)
     tw = training_weights(y, w, 1.0, "abs")
     data = Batchable.from_numpy(scaler.transform(x), y, tw, "cpu")
-    params = TrainParams(n_layers=1, units=8, activation="tanh", max_epochs=2)
+    params = TrainParams.from_mapping({"n_layers": 1, "units": 8, "activation": "tanh", "max_epochs": 2})
     model = train_classifier(params, data, data).model
     classifier = Classifier(model, scaler, ("a", "b", "c", "d"), params)
     classifier.save(tmp_path / "model.pt")
