@@ -188,6 +188,26 @@ def objectives(quiet: bool, debug: bool) -> None:
     Console().print(table)
 
 
+@cli.command()
+@_common
+def models(quiet: bool, debug: bool) -> None:
+    """List the installed model families (built-in and plugins) and their parameters."""
+    import importlib.metadata
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from hepopt.models.registry import GROUP, load_families
+
+    dists = {ep.name: ep.dist for ep in importlib.metadata.entry_points(group=GROUP)}
+    table = Table("family", "parameters (defaults)", "package", "version")
+    for name, cls in sorted(load_families().items()):
+        dist = dists.get(name)
+        defaults = ", ".join(f"{k}={v!r}" for k, v in cls.parameters.items())
+        table.add_row(name, defaults, dist.name if dist else "?", dist.version if dist else "?")
+    Console().print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: a :class:`HepoptError` becomes one line on stderr and exit code 1."""
     args = sys.argv[1:] if argv is None else argv

@@ -169,19 +169,16 @@ def _checked(config: HepoptConfig | str | Path) -> HepoptConfig:
 
 def _check_family_training(config: HepoptConfig, space: Any) -> None:
     """A family that is fit, not trained by gradient descent (the boosted trees), has no
-    adversarial training and no population-based fine-tuning."""
+    population-based fine-tuning (nor adversarial training: ``adv_lambda`` is not in its space)."""
     from hepopt.models import model_family
     from hepopt.stages import stage_list
 
     if model_family(config.model.family).gradient_trained:
         return
-    adversarial = "adv_lambda" in space.searched or space.baseline()["adv_lambda"] > 0
-    finetuning = any(stage.name == "finetune" for stage in stage_list(config))
-    why = "adversarial training (adv_lambda)" if adversarial else "fine-tuning" if finetuning else None
-    if why:
+    if any(stage.name == "finetune" for stage in stage_list(config)):
         msg = (
             f"{config.source}: model.family: '{config.model.family}' is fit, not trained by gradient descent: "
-            f"{why} needs a torch-trained family such as mlp"
+            "fine-tuning needs a torch-trained family such as mlp"
         )
         raise ConfigError(msg)
 

@@ -38,7 +38,9 @@ class ModelFamily(ABC):
     # or fix them next to the training ones (learning_rate, batch_size, ...). A value's type is
     # its default's type (int, float, str, bool, or tuple of ints).
     parameters: ClassVar[Mapping[str, Any]] = {}
-    # Training defaults of this family that differ from hepopt's (e.g. the trees' learning rate).
+    # hepopt's training parameters this family uses (None: all of them), and its own defaults for
+    # some (e.g. the trees' learning rate). Parameters it does not use are not in its space.
+    training_parameters: ClassVar[tuple[str, ...] | None] = None
     training_defaults: ClassVar[Mapping[str, Any]] = {}
     gradient_trained: ClassVar[bool] = True
 

@@ -31,6 +31,7 @@ class HistGradientBoosting(ModelFamily):
 
     name = "hist_gradient_boosting"
     gradient_trained = False
+    training_parameters = ("learning_rate", "max_epochs", "patience", "signal_weight")
     training_defaults: ClassVar[Mapping[str, Any]] = {"learning_rate": 0.1, "max_epochs": 200, "patience": 10}
     parameters: ClassVar[Mapping[str, Any]] = {
         "max_leaf_nodes": 31,

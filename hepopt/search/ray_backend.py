@@ -122,7 +122,7 @@ def run_on_ray(
     idle = [new_worker() for _ in range(n_workers)]
     pending: dict[Any, tuple[optuna.Trial, Any]] = {}
     launched, start = 0, time.monotonic()
-    max_epochs = space.baseline()["max_epochs"]
+    max_epochs = space.baseline().get("max_epochs", 50)
 
     def out_of_time() -> bool:
         return config.search.timeout is not None and time.monotonic() - start > config.search.timeout

@@ -36,7 +36,12 @@ class SearchSpace:
         searched, fixed = {}, {}
         for name, value in model.space.items():
             if name not in known:
-                msg = f"{source}: model.space.{name}: unknown hyperparameter of the {model.family} family; known: {list(known)}"
+                what = (
+                    "the family does not use this training parameter"
+                    if name in TrainParams.training_names()
+                    else "unknown hyperparameter of the family"
+                )
+                msg = f"{source}: model.space.{name}: {what} ({model.family}); known: {list(known)}"
                 raise ConfigError(msg)
             if isinstance(value, ParamSpec):
                 searched[name] = value

@@ -63,7 +63,7 @@ def open_study(
     config.search_dir.mkdir(parents=True, exist_ok=True)
     seed = config.seed if sampler_seed is None else sampler_seed
     grid = space.grid(str(config.source)) if space is not None and config.search.sampler == "grid" else None
-    max_epochs = space.baseline()["max_epochs"] if space is not None else 50
+    max_epochs = space.baseline().get("max_epochs", 50) if space is not None else 50
     return optuna.create_study(
         study_name=config.name,
         storage=open_storage(storage_url(config)),

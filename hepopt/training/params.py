@@ -51,13 +51,16 @@ class TrainParams:
     adv_epochs: int = 10
 
     @classmethod
-    def training_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls) if f.name not in ("family", "arch"))
+    def training_names(cls, family: str | None = None) -> tuple[str, ...]:
+        """The training parameters (those ``family`` uses, when given)."""
+        names = tuple(f.name for f in fields(cls) if f.name not in ("family", "arch"))
+        used = model_family(family).training_parameters if family is not None else None
+        return names if used is None else tuple(n for n in names if n in used)
 
     @classmethod
     def names(cls, family: str = "mlp") -> tuple[str, ...]:
-        """Every hyperparameter of ``family``: its architecture's, then the training's."""
-        return (*model_family(family).parameters, *cls.training_names())
+        """Every hyperparameter of ``family``: its architecture's, then the training's it uses."""
+        return (*model_family(family).parameters, *cls.training_names(family))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> TrainParams:
@@ -67,7 +70,7 @@ class TrainParams:
         family = str(values.get("family", "mlp"))
         architecture = model_family(family).parameters
         values = {**model_family(family).training_defaults, **values}
-        training = cls.training_names()
+        training = cls.training_names(family)
         unknown = sorted(set(values) - {"family", *architecture, *training})
         if unknown:
             raise KeyError(unknown)
@@ -119,7 +122,7 @@ class TrainParams:
     def to_dict(self) -> dict[str, Any]:
         """Flat plain values (lists for tuples), as JSON and the config write them."""
         arch = {k: list(v) if isinstance(v, tuple) else v for k, v in self.arch.items()}
-        training = {name: getattr(self, name) for name in self.training_names()}
+        training = {name: getattr(self, name) for name in self.training_names(self.family)}
         return {"family": self.family, **arch, **training}
 
     __hash__ = None  # type: ignore[assignment]  # arch is a dict

@@ -3,6 +3,8 @@ feature shifted by z = -1, 0, +1. The output's dependence on z is measured for l
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,25 @@ def test_mdn_adversary_with_a_per_event_nuisance() -> None:
     assert pivot_corr < plain_corr / 3
     assert plain_auc > 0.9
     assert pivot_auc > 0.7  # still separating, through x1
+
+
+def test_a_team_lightning_module_trains_against_the_adversary(
+    sets: TrainingSets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adversarial training takes any torch family: here a LightningModule from outside hepopt."""
+    import lightning
+
+    from hepopt.training.adversarial import train_adversarial
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "data" / "user_models"))
+    spec = AdversarySpec(VARIATIONS)
+    train_b, val_b = sets.train.batchable(1.0, "abs"), sets.validation.batchable(1.0, "abs")
+    adv_train, adv_val = (AdversaryData.from_sets(sets, s, spec, "abs") for s in ("train", "validation"))
+    params = TrainParams.from_mapping(
+        {"family": "hep_nets:LightningNet", "max_epochs": 2, "adv_lambda": 5.0, "adv_epochs": 3, "adv_steps": 2}
+    )
+    result, _ = train_adversarial(params, train_b, val_b, adv_train, adv_val, spec, seed=2)
+    assert isinstance(result.model, lightning.LightningModule)
+    adversarial = [h for h in result.history if "adv_loss" in h]
+    assert len(adversarial) == 3
+    assert all(np.isfinite(h["adv_loss"]) and np.isfinite(h["val_loss"]) for h in adversarial)

@@ -94,7 +94,7 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("space", "expected"),
     [
-        ({"widht": 3}, "model.space.widht: unknown hyperparameter of the mlp family; known: ['n_layers'"),
+        ({"widht": 3}, "model.space.widht: unknown hyperparameter of the family (mlp); known: ['n_layers'"),
         (
             {"activation": {"type": "categorical", "choices": ["relu", "relux"]}},
             "model.space.activation: invalid value 'relux'",

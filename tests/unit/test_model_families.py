@@ -154,29 +154,52 @@ def test_family_errors_name_the_family() -> None:
     assert family_class_problem("net", mlp) == "MLP.name is 'mlp', not the entry point's name 'net'"
 
 
+TREES = {"family": "hist_gradient_boosting"}
+
+
 @pytest.mark.parametrize(
-    ("model", "expected"),
+    ("changes", "expected"),
     [
-        ({"family": "resnet"}, "model.family: unknown model family 'resnet'"),
+        ({"model": {"family": "resnet"}}, "model.family: unknown model family 'resnet'"),
         (
-            {"family": "hist_gradient_boosting", "space": {"units": 8}},
-            "model.space.units: unknown hyperparameter of the hist_gradient_boosting family",
+            {"model": {**TREES, "space": {"units": 8}}},
+            "model.space.units: unknown hyperparameter of the family (hist_gradient_boosting)",
         ),
         (
-            {"family": "hist_gradient_boosting", "space": {"max_leaf_nodes": 1}},
+            {"model": {**TREES, "space": {"max_leaf_nodes": 1}}},
             "model.space.max_leaf_nodes: invalid value 1 for 'max_leaf_nodes'",
         ),
         (
-            {"family": "hist_gradient_boosting", "space": {"adv_lambda": {"type": "float", "low": 0, "high": 5}}},
-            "model.family: 'hist_gradient_boosting' is fit, not trained by gradient descent: adversarial training",
+            {"model": {**TREES, "space": {"adv_lambda": {"type": "float", "low": 0, "high": 5}}}},
+            "model.space.adv_lambda: the family does not use this training parameter (hist_gradient_boosting)",
         ),
+        (
+            {"model": TREES, "finetune": {}},
+            "model.family: 'hist_gradient_boosting' is fit, not trained by gradient descent: fine-tuning needs",
+        ),
+        ({"model": {"compare": ["xgboost"]}}, "model.compare.0: unknown model family 'xgboost'"),
     ],
 )
-def test_config_errors_for_model_families(model: dict, expected: str) -> None:
+def test_config_errors_for_model_families(changes: dict, expected: str) -> None:
     from test_config import with_
 
     from hepopt.pipeline import _checked
 
     with pytest.raises(ConfigError) as info:
-        _checked(config_from_dict(with_(model=model), "cfg.yaml"))
+        _checked(config_from_dict(with_(**changes), "cfg.yaml"))
     assert f"cfg.yaml: {expected}" in str(info.value)
+
+
+def test_hepopt_models_lists_the_installed_families(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hepopt.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    mlp = next(line for line in lines if "│ mlp " in line)
+    trees = next(line for line in lines if "hist_gradient_boosting" in line)
+    assert "n_layers=3, units=64" in mlp
+    assert "max_leaf_nodes=31" in trees
+    assert "hepopt" in mlp
