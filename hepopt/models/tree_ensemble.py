@@ -51,7 +51,8 @@ class TreeEnsemble(nn.Module):
         for _ in range(self.depth):
             at = node + offset
             xv = torch.gather(x, 1, feature[at])
-            go_left = torch.where(torch.isnan(xv), missing_left[at], xv <= threshold[at])
+            missing = torch.isnan(xv)  # logical ops, not a boolean where: ONNX Runtime has none
+            go_left = (missing & missing_left[at]) | (~missing & (xv <= threshold[at]))
             step = torch.where(go_left, left[at], right[at])
             node = torch.where(leaf[at], node, step)
         logit = self.value.reshape(-1)[node + offset].sum(dim=1) + self.baseline

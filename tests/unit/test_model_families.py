@@ -98,7 +98,7 @@ def test_the_boosted_trees_stop_at_the_best_validation_iteration() -> None:
     np.testing.assert_allclose(result.model(val.x).squeeze(1).numpy(), staged, atol=2e-6)
 
 
-def test_a_saved_boosted_tree_classifier_reloads_without_running_code(tmp_path: Path) -> None:
+def test_a_boosted_tree_classifier_reloads_without_running_code_and_exports(tmp_path: Path) -> None:
     x, y, w = toy()
     train, val, scaler = batchables(x, y, w)
     params = TrainParams.from_mapping({"family": "hist_gradient_boosting", "max_leaf_nodes": 8})
@@ -109,6 +109,16 @@ def test_a_saved_boosted_tree_classifier_reloads_without_running_code(tmp_path: 
     assert loaded.params == params
     np.testing.assert_array_equal(loaded.predict(x), classifier.predict(x))
     assert auc_by_pairs(classifier.predict(x[2000:]), y[2000:], w[2000:]) > 0.75
+    # Exported like a network: TorchScript and ONNX with the input scaling inside.
+    import onnxruntime
+
+    from hepopt.export import export_classifier
+
+    files = export_classifier(classifier, tmp_path / "export")
+    (onnx_scores,) = onnxruntime.InferenceSession(str(files["onnx"])).run(None, {"features": x})
+    np.testing.assert_allclose(onnx_scores, classifier.predict(x), atol=1e-6)
+    scripted = torch.jit.load(str(files["torchscript"]))
+    np.testing.assert_allclose(scripted(torch.as_tensor(x)).numpy(), classifier.predict(x), atol=1e-6)
 
 
 def test_a_team_module_and_a_lightning_module_train_by_their_config_path(
