@@ -50,7 +50,7 @@ def main() -> None:
         "pyhf fit with JES profiled (histosys)": make_objective("robust_significance", {"bins": 10}),
     }
     runner = TrialRunner(sets, (make_objective("roc_auc"),), "abs", config.seed)
-    params = TrainParams.from_mapping(dict(n_layers=3, units=64, max_epochs=10, patience=100))
+    params = TrainParams.from_mapping({"n_layers": 3, "units": 64, "max_epochs": 10, "patience": 100})
     outcome = runner.run(params)
     trial_s = best_of(max(1, args.repeats // 2), lambda: runner.run(params))
     inputs = objective_inputs(outcome.classifier, sets, "validation")

@@ -20,9 +20,8 @@ from hepopt.data.table import EventTable
 from hepopt.objectives import make_objective
 from hepopt.search.trial import TrialRunner
 from hepopt.training import Batchable, TrainParams, train_classifier
-from hepopt.training.trainer import build_model
 from hepopt.training.sets import TrainingSets
-from hepopt.training.trainer import weighted_bce
+from hepopt.training.trainer import build_model, weighted_bce
 
 
 def toy_table(n: int, n_features: int, seed: int = 0) -> EventTable:
@@ -74,7 +73,9 @@ def main() -> None:
 
     n_total = int(args.events / 0.6)  # 60 % of the table is the training split
     sets = TrainingSets.from_table(toy_table(n_total, args.features), (0.6, 0.2, 0.2), seed=1)
-    params = TrainParams.from_mapping(dict(n_layers=3, units=64, batch_size=512, max_epochs=args.epochs, patience=10**6))
+    params = TrainParams.from_mapping(
+        {"n_layers": 3, "units": 64, "batch_size": 512, "max_epochs": args.epochs, "patience": 10**6}
+    )
     train = sets.train.batchable(1.0, "abs")
     val = sets.validation.batchable(1.0, "abs")
     n_train = len(train)
@@ -91,7 +92,7 @@ def main() -> None:
     runner = TrialRunner(sets, (make_objective("asimov_significance"),), "abs", seed=0)
     trial_s = {}
     for epochs in (1, 3):
-        one = TrainParams.from_mapping(dict(n_layers=3, units=64, max_epochs=epochs, patience=10**6))
+        one = TrainParams.from_mapping({"n_layers": 3, "units": 64, "max_epochs": epochs, "patience": 10**6})
         trial_s[epochs] = min(_timed(lambda p=one: runner.run(p)) for _ in range(args.repeats))
     per_epoch = (trial_s[3] - trial_s[1]) / 2
     setup = trial_s[1] - per_epoch

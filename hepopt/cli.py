@@ -29,12 +29,34 @@ def _common(func: Any) -> Any:
     return click.option("-q", "--quiet", is_flag=True, help="No progress bars or tables.")(func)
 
 
+def _ray_address(func: Any) -> Any:
+    return click.option(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="Run trials, elimination retrainings and fine-tuning on this Ray cluster (host:port on "
+        "its nodes, ray://host:10001 from outside it); sets search.backend to ray. Default: "
+        "search.ray_address, else RAY_ADDRESS, else a local Ray.",
+    )(func)
+
+
+def _on_cluster(cfg: Any, ray_address: str | None) -> Any:
+    """The config with its trials sent to ``ray_address`` (the analysis settings unchanged)."""
+    if not ray_address:
+        return cfg
+    search = cfg.search.model_copy(update={"backend": "ray", "ray_address": ray_address})
+    return cfg.model_copy(update={"search": search})
+
+
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--n-trials", type=click.IntRange(min=1), default=None, help="Override search.n_trials.")
 @click.option("--force", is_flag=True, help="Rerun stages that are up to date.")
+@_ray_address
 @_common
-def optimize(config: Path, n_trials: int | None, force: bool, quiet: bool, debug: bool) -> None:
+def optimize(
+    config: Path, n_trials: int | None, force: bool, ray_address: str | None, quiet: bool, debug: bool
+) -> None:
     """Run the stages of CONFIG: read the samples, [select variables,] search hyperparameters,
     [fine-tune,] write and export the best classifier.
 
@@ -46,7 +68,7 @@ def optimize(config: Path, n_trials: int | None, force: bool, quiet: bool, debug
     from hepopt.logfile import log_to_file
     from hepopt.pipeline import optimize as run_optimize
 
-    cfg = load_config(config)
+    cfg = _on_cluster(load_config(config), ray_address)
     display = Display(quiet=quiet)
     target = n_trials or cfg.search.n_trials
     with log_to_file(cfg.output_dir), display.search_progress(target) as callback:
@@ -91,8 +113,9 @@ def status(config: Path, as_json: bool, quiet: bool, debug: bool) -> None:
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Rerun the elimination even if it is up to date.")
+@_ray_address
 @_common
-def eliminate(config: Path, force: bool, quiet: bool, debug: bool) -> None:
+def eliminate(config: Path, force: bool, ray_address: str | None, quiet: bool, debug: bool) -> None:
     """Select the input variables of CONFIG by backward elimination (its 'eliminate' section).
 
     Writes eliminate/ranking.csv, iterations.csv, metric_vs_variables.png and selection.json
@@ -103,7 +126,7 @@ def eliminate(config: Path, force: bool, quiet: bool, debug: bool) -> None:
     from hepopt.logfile import log_to_file
     from hepopt.pipeline import eliminate as run_eliminate
 
-    cfg = load_config(config)
+    cfg = _on_cluster(load_config(config), ray_address)
     display = Display(quiet=quiet)
     with log_to_file(cfg.output_dir):
         selection = run_eliminate(
@@ -186,6 +209,52 @@ def objectives(quiet: bool, debug: bool) -> None:
         dist = dists.get(name)
         table.add_row(name, cls.direction, dist.name if dist else "?", dist.version if dist else "?")
     Console().print(table)
+
+
+@cli.command("cluster-script")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--scheduler", type=click.Choice(["slurm", "htcondor"]), required=True)
+@click.option("--nodes", type=click.IntRange(min=1), default=2, show_default=True, help="Ray worker nodes.")
+@click.option("--cpus-per-node", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--gpus-per-node", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--time", "walltime", default="04:00:00", show_default=True, help="Slurm wall time.")
+@click.option("--port", type=click.IntRange(1, 65535), default=6379, show_default=True, help="Ray head port.")
+@click.option("--setup", default="", help="Shell line(s) making ray and hepopt available on the nodes "
+              "(default: activate this virtual environment).")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Write here, not to stdout.")
+@_common
+def cluster_script(
+    config: Path,
+    scheduler: str,
+    nodes: int,
+    cpus_per_node: int,
+    gpus_per_node: int,
+    walltime: str,
+    port: int,
+    setup: str,
+    output: Path | None,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Write a script that starts a Ray cluster in a Slurm allocation or from HTCondor jobs and
+    runs 'hepopt optimize CONFIG --ray-address' on it (the config itself is unchanged)."""
+    from hepopt.cluster_scripts import ClusterRequest
+    from hepopt.cluster_scripts import cluster_script as render
+    from hepopt.config import load_config
+
+    load_config(config)  # a broken config fails here, not hours later on the cluster
+    request = ClusterRequest(config, nodes, cpus_per_node, gpus_per_node, walltime, port, setup)
+    text = render(scheduler, request)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+        output.chmod(0o755)
+    except OSError as err:
+        raise HepoptError(describe_os_error(err, output)) from err
+    if not quiet:
+        click.echo(f"{scheduler} script written to {output}")
 
 
 @cli.command()

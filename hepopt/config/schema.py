@@ -224,6 +224,9 @@ class CrossValidationConfig(_Strict):
 class SearchConfig(_Strict):
     backend: Literal["local", "ray"] = "local"
     workers: int = Field(default=2, ge=1)  # parallel trials on Ray
+    # GPUs each Ray trial worker asks for: a fraction lets several small trainings share one GPU
+    # (0.25: four per GPU); a worker given one trains on CUDA. 0: CPU workers.
+    gpus_per_trial: float = Field(default=0.0, ge=0)
     ray_address: str | None = None  # join this Ray cluster (else RAY_ADDRESS, else an embedded local Ray)
     sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc", "nsga2"] = "tpe"
     population_size: int = Field(default=16, ge=2)  # nsga2: individuals per generation
@@ -247,6 +250,14 @@ class SearchConfig(_Strict):
     def _storage_kind(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value and not (value.startswith("journal:") and value[8:]):
             msg = "expected an Optuna RDB URL (e.g. sqlite:///study.db) or journal:PATH"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("gpus_per_trial")
+    @classmethod
+    def _whole_or_fraction(cls, value: float) -> float:
+        if value > 1 and not float(value).is_integer():
+            msg = "a fraction of one GPU (e.g. 0.25) or a whole number of GPUs"
             raise ValueError(msg)
         return value
 

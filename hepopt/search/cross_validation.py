@@ -38,6 +38,9 @@ class AveragedRunner:
             raise AttributeError(name)
         return getattr(self.runs[0], name)
 
+    def on_device(self, device: str) -> AveragedRunner:
+        return AveragedRunner(tuple(run.on_device(device) for run in self.runs))
+
     def validation_value(self, model: nn.Module, params: TrainParams) -> float:
         return self.runs[0].validation_value(model, params)
 

@@ -56,11 +56,12 @@ def _worker_class() -> Any:
     class TrialWorker:
         """Holds the prepared data (deserialised once) and runs trials one at a time."""
 
-        def __init__(self, runner: TrialRunner, threads: int) -> None:
+        def __init__(self, runner: TrialRunner, threads: int, gpus: float) -> None:
             import torch
 
             torch.set_num_threads(threads)
-            self.runner = runner
+            # Ray shows a worker only the GPU share it asked for (CUDA_VISIBLE_DEVICES).
+            self.runner = runner.on_device("cuda") if gpus > 0 and torch.cuda.is_available() else runner
 
         def pid(self) -> int:
             return os.getpid()
@@ -106,18 +107,21 @@ def run_on_ray(
     import ray
     from ray.exceptions import RayActorError
 
-    from hepopt.search.study import storage_url
+    from hepopt.search.study import driver_name, is_shared, storage_url
     from hepopt.search.trial import trial_model_path
     from hepopt.training.classifier import save_payload
 
     ensure_ray(config)
+    shared = is_shared(storage_url(config))
     n_workers = config.search.workers
     threads = max(1, int(ray.cluster_resources().get("CPU", n_workers)) // n_workers)
     worker_class = _worker_class()
-    runner_ref = ray.put(runner)  # the data enters the object store once
+    # The data enters the object store once, on the CPU: workers given a GPU move it there.
+    runner_ref = ray.put(runner.on_device("cpu"))
+    gpus = config.search.gpus_per_trial
 
     def new_worker() -> Any:
-        return worker_class.remote(runner_ref, threads)
+        return worker_class.options(num_gpus=gpus).remote(runner_ref, threads, gpus)
 
     idle = [new_worker() for _ in range(n_workers)]
     pending: dict[Any, tuple[optuna.Trial, Any]] = {}
@@ -130,6 +134,8 @@ def run_on_ray(
     while pending or (launched < n_trials and not out_of_time()):
         while idle and launched < n_trials and not out_of_time():
             trial = study.ask()
+            if shared:  # which of the drivers sharing the study runs it
+                trial.set_user_attr("driver", driver_name())
             params = space.sample(trial).to_dict()
             pruning = None
             if config.search.pruner != "none":

@@ -1,7 +1,12 @@
-"""The Optuna study: SQLite-backed and resumable; a diverging trial fails alone."""
+"""The Optuna study: SQLite-backed and resumable; a diverging trial fails alone. On a database
+server (``search.storage: postgresql://...``) several drivers may share one study."""
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +45,21 @@ def storage_url(config: HepoptConfig) -> str:
     return url
 
 
+# Drivers sharing a study on a database server beat every HEARTBEAT s; a trial whose driver has
+# been silent for GRACE s is failed by the next driver that starts a trial, and run again.
+HEARTBEAT, GRACE = 20, 90
+
+
+def is_shared(url: str) -> bool:
+    """A database server (postgresql://, mysql://...): several drivers may share the study."""
+    return not url.startswith((JOURNAL, "sqlite:"))
+
+
 def open_storage(url: str) -> str | optuna.storages.BaseStorage:
-    """What Optuna takes as ``storage`` for a URL from :func:`storage_url`."""
+    """What Optuna takes as ``storage`` for a URL from :func:`storage_url`; on a database server
+    with heartbeats, so that a driver that dies leaves no trial RUNNING for ever."""
+    if is_shared(url):
+        return _server_storage(url)
     if url.startswith(JOURNAL):
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
@@ -89,14 +107,14 @@ def run_search(
     """
     target = config.search.n_trials if n_trials is None else n_trials
     probe = open_study(config, runner.directions, space=space)
-    _fail_running(probe, "process stopped")
-    # Trials a killed driver interrupted do not count: the resumed run makes up for them.
-    done = sum(
-        t.state in FINISHED and not t.user_attrs.get("fail_reason", "").startswith(INTERRUPTED)
-        for t in probe.get_trials(deepcopy=False)
-    )
-    # Reseed on resume, or the sampler would replay the random start-up points already tried.
-    study = open_study(config, runner.directions, sampler_seed=config.seed + done, space=space)
+    shared = is_shared(storage_url(config))
+    if not shared:  # one driver per study: whatever is RUNNING, a killed run left
+        _fail_running(probe, "process stopped")
+    done = _counted(probe)
+    # Reseed on resume, or the sampler would replay the random start-up points already tried;
+    # drivers sharing a study also differ by process, or they would sample the same points.
+    seed = config.seed + done + (os.getpid() if shared else 0)
+    study = open_study(config, runner.directions, sampler_seed=seed, space=space)
     if not study.get_trials(deepcopy=False):
         for i, point in enumerate(config.search.enqueue):
             space.check_point(point, f"{config.source}: search.enqueue.{i}")
@@ -109,38 +127,86 @@ def run_search(
             run_on_ray(study, config, space, runner, remaining, callbacks or [])
         elif remaining:
             study.optimize(
-                _objective_function(config, space, runner),
+                _objective_function(config, space, runner, driver=driver_name() if shared else None),
                 n_trials=remaining,
                 timeout=config.search.timeout,
-                callbacks=callbacks or [],
+                # Other drivers may be filling the same study: stop when it holds the target.
+                callbacks=[*(callbacks or []), _stop_at(target)],
             )
     except KeyboardInterrupt:
         # Ctrl-C can land outside a trial's function too (while Optuna creates or records a trial,
         # or with trials in flight on Ray): whatever it left RUNNING is marked here.
-        _fail_running(study, "Ctrl-C")
+        _fail_running(study, "Ctrl-C", driver_name() if shared else None)
         raise
     except Exception as error:
         # Ctrl-C while Optuna records a trial surfaces from its ``finally`` as another error.
         if not isinstance(error.__context__, KeyboardInterrupt):
             raise
-        _fail_running(study, "Ctrl-C")
+        _fail_running(study, "Ctrl-C", driver_name() if shared else None)
         raise KeyboardInterrupt from error
     return SearchOutcome(study, remaining)
 
 
-def _fail_running(study: optuna.Study, why: str) -> None:
-    """Mark trials left RUNNING as failed (``interrupted (why)``), so the next run replaces them.
+def _server_storage(url: str, attempts: int = 3) -> optuna.storages.RDBStorage:
+    import sqlalchemy.exc
 
-    This assumes one driver per study at a time, which is what ``hepopt optimize`` runs (the
-    output lock sees to it); drivers sharing a study need Optuna's heartbeat instead.
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.x
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT, grace_period=GRACE, heartbeat_stale_trial_callback=_mark_lost
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            # Two drivers creating Optuna's tables in a new database at once: one loses the race.
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0 + attempt)
+    raise AssertionError  # unreachable
+
+
+def _mark_lost(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Optuna failed a trial whose driver stopped beating: the next trials replace it."""
+    study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"{INTERRUPTED} (driver lost)")
+
+
+def _fail_running(study: optuna.Study, why: str, driver: str | None = None) -> None:
+    """Mark trials left RUNNING (by ``driver`` only, on a shared study) as failed
+    (``interrupted (why)``), so the next run replaces them.
+
+    Without ``driver`` this assumes one driver per study at a time (SQLite or a journal file in
+    the output folder, which the output lock keeps to one run); on a database server, Optuna's
+    heartbeat fails the trials of a driver that died.
     """
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if driver is not None and trial.user_attrs.get("driver") != driver:
+            continue
         study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"{INTERRUPTED} ({why})")
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
 
 
+def _counted(study: optuna.Study) -> int:
+    """Finished trials; those a stopped driver interrupted do not count (they are made up for)."""
+    return sum(
+        t.state in FINISHED and not t.user_attrs.get("fail_reason", "").startswith(INTERRUPTED)
+        for t in study.get_trials(deepcopy=False)
+    )
+
+
+def _stop_at(target: int) -> TrialCallback:
+    def stop(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        if _counted(study) >= target:
+            study.stop()
+
+    return stop
+
+
+def driver_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _objective_function(
-    config: HepoptConfig, space: SearchSpace, runner: TrialRunner
+    config: HepoptConfig, space: SearchSpace, runner: TrialRunner, driver: str | None = None
 ) -> Callable[[optuna.Trial], float | tuple[float, ...]]:
     prune = config.search.pruner != "none"
 
@@ -154,6 +220,8 @@ def _objective_function(
             raise
 
     def run_one(trial: optuna.Trial) -> float | tuple[float, ...]:
+        if driver is not None:  # which of the drivers sharing the study ran it
+            trial.set_user_attr("driver", driver)
         params = space.sample(trial)
         reporter = pruning_reporter(trial, runner, params) if prune else None
         record = execute_trial(runner, params, config.search.overtraining, reporter)

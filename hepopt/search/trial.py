@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -49,6 +49,10 @@ class TrialRunner:
     @property
     def directions(self) -> list[str]:
         return [o.direction for o in self.objectives]
+
+    def on_device(self, device: str) -> TrialRunner:
+        """This runner with its data on ``device`` (a Ray worker given a GPU moves it there)."""
+        return replace(self, sets=self.sets.to(device))
 
     @property
     def needs_variations(self) -> bool:

@@ -16,10 +16,13 @@ from hepopt.stages.base import Stage, StageContext
 
 
 def _model_inputs(config: HepoptConfig) -> dict[str, Any]:
-    return config.model_dump(
+    inputs = config.model_dump(
         mode="json",
         include={"seed", "model", "training", "adversary", "objective", "objectives", "constraints", "search"},
     ) | {"split": config.data.split.model_dump(mode="json")}
+    for where in ("backend", "workers", "ray_address"):  # where trials run, not what they give
+        inputs["search"].pop(where)
+    return inputs
 
 
 class Prepare(Stage):

@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from hepopt.config.schema import AdversaryConfig
 from hepopt.errors import TrainingError
 from hepopt.training.params import TrainParams
-from hepopt.training.sets import SplitArrays, TrainingSets
 from hepopt.training.trainer import (
     predict_logits,
     training_weights,
 )
+
+if TYPE_CHECKING:  # annotations only: the training runs without the config and data layers
+    from hepopt.config.schema import AdversaryConfig
+    from hepopt.training.sets import SplitArrays, TrainingSets
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,22 @@ class TrainingSets:
     def test(self) -> SplitArrays:
         return self.splits[SPLIT_NAMES[TEST]]
 
+    def to(self, device: str | torch.device) -> TrainingSets:
+        """The same sets with their tensors on ``device`` (shared tensors stay shared)."""
+        moved: dict[int, torch.Tensor] = {}
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            if id(tensor) not in moved:
+                moved[id(tensor)] = tensor.to(device)
+            return moved[id(tensor)]
+
+        def arrays_on(arrays: SplitArrays) -> SplitArrays:
+            return replace(arrays, x_tensor=move(arrays.x_tensor), y_tensor=move(arrays.y_tensor))
+
+        splits = {name: arrays_on(a) for name, a in self.splits.items()}
+        varied = {name: {v: arrays_on(a) for v, a in per.items()} for name, per in self.varied.items()}
+        return replace(self, splits=splits, varied=varied)
+
     def select(self, names: list[str] | tuple[str, ...]) -> TrainingSets:
         """The same events with only the features ``names`` (in that order), as new tensors;
         weight-based variations keep sharing their nominal tensors.

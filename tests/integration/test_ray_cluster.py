@@ -1,9 +1,11 @@
-"""``search.ray_address``: hepopt joins a Ray cluster started beforehand with ``ray start --head``
-(as on a cluster's head node) instead of starting its own."""
+"""``--ray-address`` (or ``search.ray_address``): hepopt joins a Ray cluster started beforehand with
+``ray start --head`` and ``ray start --address`` (as on a cluster's nodes) instead of starting its
+own, and its trials run on every node."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -11,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import optuna
@@ -39,46 +41,71 @@ def _processes_mentioning(text: str) -> list[int]:
     return pids
 
 
-@pytest.fixture(scope="module")
-def ray_head() -> Iterator[str]:
-    """A one-node Ray cluster in its own process group and temp folder (short: Ray's socket paths)."""
+def _ray_start(args: list[str], temp: str, name: str) -> subprocess.Popen[bytes]:
+    """``ray start ... --block`` in its own process group, its output in a file (a full pipe would
+    block it)."""
     ray_bin = Path(sys.executable).with_name("ray")
-    temp = tempfile.mkdtemp(prefix="hr", dir="/tmp")
-    port = free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    command = [
-        str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-        "--node-ip-address=127.0.0.1", "--include-dashboard=false", f"--temp-dir={temp}",
-    ]  # fmt: skip
-    log = Path(temp) / "ray-start.log"
-    with log.open("w") as out:  # a file, not a pipe: a full pipe would block ray start
-        head = subprocess.Popen(command, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+    command = [str(ray_bin), "start", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1", f"--temp-dir={temp}"]
+    with (Path(temp) / f"{name}.log").open("w") as out:
+        return subprocess.Popen(
+            [*command, *args], env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, what: str) -> None:
+    deadline = time.monotonic() + 90
+    while not condition():
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"{what} failed: {log.read_text()[-2000:]}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A two-node Ray cluster on loopback, as on two machines: a head and a worker node, each a
+    raylet with one CPU, in their own process groups and temp folders (short: Ray's socket paths)."""
+    head_temp, worker_temp = (tempfile.mkdtemp(prefix=p, dir="/tmp") for p in ("hh", "hw"))
+    port = free_port()
+    head = _ray_start(["--head", f"--port={port}", "--include-dashboard=false"], head_temp, "head")
+    nodes = [head]
     try:
-        deadline = time.monotonic() + 90
-        while not list(Path(temp).glob("session_*/logs/raylet.out")):
-            if head.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"ray start failed: {log.read_text()[-2000:]}")
-            time.sleep(0.5)
+        _wait_for(
+            lambda: bool(list(Path(head_temp).glob("session_*/logs/raylet.out"))),
+            head, Path(head_temp) / "head.log", "ray start --head",
+        )  # fmt: skip
+        worker = _ray_start([f"--address=127.0.0.1:{port}"], worker_temp, "worker")
+        nodes.append(worker)
+        _wait_for(
+            lambda: bool(list(Path(worker_temp).glob("session_*/logs/raylet.out"))),
+            worker, Path(worker_temp) / "worker.log", "ray start --address",
+        )  # fmt: skip
         yield f"127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait(timeout=20)
-        for pid in _processes_mentioning(temp):  # workers the raylet started in their own sessions
+        for node in nodes:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(node.pid, signal.SIGTERM)
+        for node in nodes:  # a few seconds to stop cleanly, then no more
+            try:
+                node.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(node.pid, signal.SIGKILL)
+                node.wait(timeout=20)
+        for temp in (head_temp, worker_temp):  # workers the raylets started in their own sessions
+            for pid in _processes_mentioning(temp):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
-def test_trials_run_on_the_cluster_given_by_ray_address(ray_head: str, samples_dir: Path, tmp_path: Path) -> None:
+def test_trials_run_on_both_nodes_of_the_cluster_given_by_ray_address(
+    ray_cluster: str, samples_dir: Path, tmp_path: Path
+) -> None:
     raw = analysis_config(samples_dir, name="cluster")
-    raw["search"] = {"backend": "ray", "workers": 2, "ray_address": ray_head, "n_trials": 4, "sampler": "random"}
+    raw["search"] = {"workers": 2, "n_trials": 4, "sampler": "random"}  # backend local: the flag sets ray
     path = write_config(tmp_path, raw)
     done = subprocess.run(
-        [sys.executable, "-m", "hepopt.cli", "optimize", str(path)],
+        [sys.executable, "-m", "hepopt.cli", "optimize", str(path), "--ray-address", ray_cluster],
         capture_output=True,
         text=True,
         timeout=600,
@@ -93,5 +120,15 @@ def test_trials_run_on_the_cluster_given_by_ray_address(ray_head: str, samples_d
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     # Every trial ran on the cluster started above, not on a Ray the driver started itself.
     # (Ray reports the cluster under the node's address; the port, free when chosen, identifies it.)
-    assert {t.user_attrs["ray_cluster"].rsplit(":", 1)[1] for t in trials} == {ray_head.rsplit(":", 1)[1]}
+    assert {t.user_attrs["ray_cluster"].rsplit(":", 1)[1] for t in trials} == {ray_cluster.rsplit(":", 1)[1]}
+    # One worker per node (one CPU each): both raylets ran trials.
+    assert len({t.user_attrs["ray_node"] for t in trials}) == 2
     assert len({t.user_attrs["worker_pid"] for t in trials}) == 2
+    # Where the trials ran is not part of the analysis: without the cluster, the stage is up to date.
+    again = subprocess.run(
+        [sys.executable, "-m", "hepopt.cli", "status", str(path), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    stages = {row["stage"]: row for row in json.loads(again.stdout)}
+    assert (stages["optimize"]["state"], stages["optimize"]["up_to_date"]) == ("done", True)
