@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -61,13 +62,20 @@ def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], l
         time.sleep(0.5)
 
 
+@dataclass(frozen=True)
+class RayCluster:
+    address: str  # host:port of the head (GCS), as on the cluster's nodes
+    client: str  # ray://host:port of its Ray Client server, for a driver outside the cluster
+
+
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
+def ray_cluster() -> Iterator[RayCluster]:
     """A two-node Ray cluster on loopback, as on two machines: a head and a worker node, each a
     raylet with one CPU, in their own process groups and temp folders (short: Ray's socket paths)."""
     head_temp, worker_temp = (tempfile.mkdtemp(prefix=p, dir="/tmp") for p in ("hh", "hw"))
-    port = free_port()
-    head = _ray_start(["--head", f"--port={port}", "--include-dashboard=false"], head_temp, "head")
+    port, client_port = free_port(), free_port()
+    head_args = ["--head", f"--port={port}", f"--ray-client-server-port={client_port}", "--include-dashboard=false"]
+    head = _ray_start(head_args, head_temp, "head")
     nodes = [head]
     try:
         _wait_for(
@@ -80,7 +88,7 @@ def ray_cluster() -> Iterator[str]:
             lambda: bool(list(Path(worker_temp).glob("session_*/logs/raylet.out"))),
             worker, Path(worker_temp) / "worker.log", "ray start --address",
         )  # fmt: skip
-        yield f"127.0.0.1:{port}"
+        yield RayCluster(f"127.0.0.1:{port}", f"ray://127.0.0.1:{client_port}")
     finally:
         for node in nodes:
             with contextlib.suppress(ProcessLookupError):
@@ -98,20 +106,24 @@ def ray_cluster() -> Iterator[str]:
                     os.kill(pid, signal.SIGKILL)
 
 
-def test_trials_run_on_both_nodes_of_the_cluster_given_by_ray_address(
-    ray_cluster: str, samples_dir: Path, tmp_path: Path
-) -> None:
-    raw = analysis_config(samples_dir, name="cluster")
-    raw["search"] = {"workers": 2, "n_trials": 4, "sampler": "random"}  # backend local: the flag sets ray
-    path = write_config(tmp_path, raw)
-    done = subprocess.run(
-        [sys.executable, "-m", "hepopt.cli", "optimize", str(path), "--ray-address", ray_cluster],
+def run_hepopt(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hepopt.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
         env={**os.environ, "RAY_AUTH_MODE": "disabled"},
     )
+
+
+def test_trials_run_on_both_nodes_of_the_cluster_given_by_ray_address(
+    ray_cluster: RayCluster, samples_dir: Path, tmp_path: Path
+) -> None:
+    raw = analysis_config(samples_dir, name="cluster")
+    raw["search"] = {"workers": 2, "n_trials": 4, "sampler": "random"}  # backend local: the flag sets ray
+    path = write_config(tmp_path, raw)
+    done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.address)
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(
         study_name="cluster", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"
@@ -120,7 +132,7 @@ def test_trials_run_on_both_nodes_of_the_cluster_given_by_ray_address(
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     # Every trial ran on the cluster started above, not on a Ray the driver started itself.
     # (Ray reports the cluster under the node's address; the port, free when chosen, identifies it.)
-    assert {t.user_attrs["ray_cluster"].rsplit(":", 1)[1] for t in trials} == {ray_cluster.rsplit(":", 1)[1]}
+    assert {t.user_attrs["ray_cluster"].rsplit(":", 1)[1] for t in trials} == {ray_cluster.address.rsplit(":", 1)[1]}
     # One worker per node (one CPU each): both raylets ran trials.
     assert len({t.user_attrs["ray_node"] for t in trials}) == 2
     assert len({t.user_attrs["worker_pid"] for t in trials}) == 2
@@ -132,3 +144,19 @@ def test_trials_run_on_both_nodes_of_the_cluster_given_by_ray_address(
     assert again.returncode == 0, again.stderr
     stages = {row["stage"]: row for row in json.loads(again.stdout)}
     assert (stages["optimize"]["state"], stages["optimize"]["up_to_date"]) == ("done", True)
+
+
+def test_a_driver_outside_the_cluster_joins_through_ray_client(
+    ray_cluster: RayCluster, samples_dir: Path, tmp_path: Path
+) -> None:
+    raw = analysis_config(samples_dir, name="client", export=None)
+    raw["search"] = {"workers": 2, "n_trials": 2, "sampler": "random"}
+    path = write_config(tmp_path, raw)
+    done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.client, "--quiet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = optuna.load_study(
+        study_name="client", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"
+    )
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    assert {t.user_attrs["ray_cluster"].rsplit(":", 1)[1] for t in trials} == {ray_cluster.address.rsplit(":", 1)[1]}
