@@ -46,7 +46,7 @@ def storage_url(config: HepoptConfig) -> str:
 
 
 # Drivers sharing a study on a database server beat every HEARTBEAT s; a trial whose driver has
-# been silent for GRACE s is failed by the next driver that starts a trial, and run again.
+# been silent for GRACE s is failed by the next driver that starts a trial, and made up for.
 HEARTBEAT, GRACE = 20, 90
 
 
@@ -154,20 +154,13 @@ def _server_storage(url: str, attempts: int = 3) -> optuna.storages.RDBStorage:
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.x
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(
-                    url, heartbeat_interval=HEARTBEAT, grace_period=GRACE, heartbeat_stale_trial_callback=_mark_lost
-                )
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT, grace_period=GRACE)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
             # Two drivers creating Optuna's tables in a new database at once: one loses the race.
             if attempt == attempts - 1:
                 raise
             time.sleep(1.0 + attempt)
     raise AssertionError  # unreachable
-
-
-def _mark_lost(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Optuna failed a trial whose driver stopped beating: the next trials replace it."""
-    study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", f"{INTERRUPTED} (driver lost)")
 
 
 def _fail_running(study: optuna.Study, why: str, driver: str | None = None) -> None:
@@ -186,9 +179,13 @@ def _fail_running(study: optuna.Study, why: str, driver: str | None = None) -> N
 
 
 def _counted(study: optuna.Study) -> int:
-    """Finished trials; those a stopped driver interrupted do not count (they are made up for)."""
+    """Finished trials, without those a stopped driver interrupted (they are made up for): marked
+    ``interrupted (...)`` by hepopt, or failed by Optuna itself with no reason of hepopt's, as
+    its heartbeat fails the trials of a driver that died."""
     return sum(
-        t.state in FINISHED and not t.user_attrs.get("fail_reason", "").startswith(INTERRUPTED)
+        t.state in FINISHED
+        and not t.user_attrs.get("fail_reason", "").startswith(INTERRUPTED)
+        and not (t.state == TrialState.FAIL and "fail_reason" not in t.user_attrs)
         for t in study.get_trials(deepcopy=False)
     )
 

@@ -69,7 +69,15 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(samples_dir: Path, tm
     command = [sys.executable, "-m", "hepopt.cli", "optimize", str(config), "--n-trials", "5", "--quiet"]
     results = tmp_path / "results"
     db = results / "optimize" / "study.db"
-    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A terminal's Ctrl-C, however this test was started: a job a script put in the background
+    # (`cmd &`) ignores SIGINT, and so would the driver it starts.
+    driver = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509 - no threads start before exec
+    )
     deadline = time.monotonic() + 240
     while complete_trials(db) < 1 and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,3 +90,24 @@ def test_two_drivers_fill_one_study_on_postgresql(postgres_url: str, samples_dir
         assert summary["best"]["validation"][0] == pytest.approx(
             next(t.value for t in trials if t.number == summary["best"]["number"])
         )
+
+
+def test_a_trial_whose_driver_died_is_marked_and_not_counted(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat path, with a 1 s beat and a 2 s grace: a RUNNING trial whose driver went
+    silent is failed by the next driver and not counted (the study makes up for it)."""
+    from hepopt.search import study as study_module
+
+    monkeypatch.setattr(study_module, "HEARTBEAT", 1)
+    monkeypatch.setattr(study_module, "GRACE", 2)
+    study = optuna.create_study(study_name="stale", storage=study_module.open_storage(postgres_url))
+    study.tell(study.ask(), 1.0)  # one finished trial
+    lost = study.ask()
+    study._storage.record_heartbeat(lost._trial_id)  # its driver beat once, then died
+    time.sleep(3)
+    optuna.storages.fail_stale_trials(study)  # what the next driver does before each trial
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert "fail_reason" not in trials[1].user_attrs  # Optuna's doing, not a reason of hepopt's
+    assert study_module._counted(study) == 1  # the lost trial is made up for, not counted
