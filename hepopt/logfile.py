@@ -28,6 +28,7 @@ def log_to_file(folder: Path) -> Iterator[Path]:
     to_terminal = logging.StreamHandler(sys.stderr)
     to_terminal.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
     to_terminal.setLevel(logging.WARNING)
+    to_terminal.addFilter(_not_an_interrupt)
     optuna.logging.disable_default_handler()
     optuna.logging.set_verbosity(optuna.logging.INFO)
     ours, theirs = logging.getLogger("hepopt"), logging.getLogger("optuna")
@@ -49,6 +50,13 @@ def log_to_file(folder: Path) -> Iterator[Path]:
         ours.setLevel(previous)
         optuna.logging.enable_default_handler()
         to_file.close()
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """Keep Optuna's "trial failed" lines for Ctrl-C off the terminal (the log file has them):
+    hepopt's own line says what happened, and a traceback would bury it."""
+    interrupted = record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt)
+    return not (interrupted or record.getMessage().endswith("failed with value None."))
 
 
 class QuietFileHandler(logging.FileHandler):
