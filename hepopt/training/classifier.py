@@ -6,6 +6,7 @@ Saved with ``torch.save`` as plain tensors, numbers and strings and reloaded wit
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class Classifier:
             msg = f"expected features of shape (n, {len(self.feature_names)}) in the order {list(self.feature_names)}"
             raise DataError(msg)
         # Buffers too: a tree ensemble has tables, no trainable parameters.
-        device = next(iter((*self.model.parameters(), *self.model.buffers()))).device
+        device = next(itertools.chain(self.model.parameters(), self.model.buffers())).device
         x = torch.as_tensor(self.scaler.transform(features), device=device)
         return predict_proba(self.model, x)
 

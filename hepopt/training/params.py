@@ -68,8 +68,9 @@ class TrainParams:
         names raise ``KeyError`` naming them, bad values ``ValueError`` naming the parameter.
         Training parameters not given take the family's ``training_defaults``, then hepopt's."""
         family = str(values.get("family", "mlp"))
-        architecture = model_family(family).parameters
-        values = {**model_family(family).training_defaults, **values}
+        kind = model_family(family)
+        architecture = kind.parameters
+        values = {**kind.training_defaults, **values}
         training = cls.training_names(family)
         unknown = sorted(set(values) - {"family", *architecture, *training})
         if unknown:
