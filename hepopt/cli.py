@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from hepopt.errors import HepoptError, describe_os_error
+from hepopt.signals import sigterm_as_interrupt
 
 INTERRUPTED = "hepopt: interrupted; finished trials and stages are saved. Run the same command again to resume."
+TERMINATED = "hepopt: stopped by SIGTERM; finished trials and stages are saved. Run the same command again to resume."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +73,8 @@ def optimize(
     cfg = _on_cluster(load_config(config), ray_address)
     display = Display(quiet=quiet)
     target = n_trials or cfg.search.n_trials
-    with log_to_file(cfg.output_dir), display.search_progress(target) as callback:
+    # A batch system's SIGTERM stops the run like Ctrl-C: what finished is saved, the rerun resumes.
+    with sigterm_as_interrupt(), log_to_file(cfg.output_dir), display.search_progress(target) as callback:
         result = run_optimize(
             cfg,
             progress=not quiet,
@@ -93,21 +96,32 @@ def status(config: Path, as_json: bool, quiet: bool, debug: bool) -> None:
     """Show which stages of CONFIG are done and up to date (reads manifests; no data is read)."""
     from hepopt.cli_display import Display
     from hepopt.config import load_config
-    from hepopt.stages import stage_list
+    from hepopt.stages import stage_list, study_status
     from hepopt.stages import status as stage_status
 
     cfg = load_config(config)
-    rows = stage_status(cfg, stage_list(cfg))
+    stages = stage_list(cfg)
+    rows = stage_status(cfg, stages)
+    studies = study_status(cfg, stages)
     if as_json:
         import json
+        from dataclasses import asdict
 
-        click.echo(
-            json.dumps(
-                [{"stage": r.name, "state": r.state, "up_to_date": r.up_to_date} | r.manifest for r in rows], indent=2
+        stage_rows = [
+            {"stage": r.name, "state": r.state, "up_to_date": r.up_to_date}
+            | r.manifest
+            | (
+                {"studies": [asdict(s) for s in studies if s.stage == r.name]}
+                if r.name in {s.stage for s in studies}
+                else {}
             )
-        )
+            for r in rows
+        ]
+        click.echo(json.dumps(stage_rows, indent=2))
     else:
-        Display(quiet=quiet).status(rows)
+        display = Display(quiet=quiet)
+        display.status(rows)
+        display.studies(studies)
 
 
 @cli.command()
@@ -128,7 +142,7 @@ def eliminate(config: Path, force: bool, ray_address: str | None, quiet: bool, d
 
     cfg = _on_cluster(load_config(config), ray_address)
     display = Display(quiet=quiet)
-    with log_to_file(cfg.output_dir):
+    with sigterm_as_interrupt(), log_to_file(cfg.output_dir):
         selection = run_eliminate(
             cfg, progress=not quiet, on_stage=display.stage, on_iteration=display.iteration, force=force
         )
@@ -279,10 +293,15 @@ def models(quiet: bool, debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: a :class:`HepoptError` becomes one line on stderr and exit code 1."""
+    from hepopt.signals import Terminated, interrupt_in
+
     args = sys.argv[1:] if argv is None else argv
     try:
         cli.main(args=args, prog_name="hepopt", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+    except (click.exceptions.Abort, KeyboardInterrupt) as stop:  # click turns Ctrl-C into Abort
+        if isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated):
+            click.echo(TERMINATED, err=True)
+            return 128 + 15
         click.echo(INTERRUPTED, err=True)
         return 130
     except click.ClickException as err:
@@ -299,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"hepopt: error: {describe_os_error(err)}", err=True)
         return 1
     except Exception as err:  # noqa: BLE001 - a bug, not a user error: still one line unless --debug
+        interrupt = interrupt_in(err)
+        if interrupt is not None:  # Ctrl-C landed inside a library, which raised its own error
+            if "--debug" in args:
+                traceback.print_exc()
+            click.echo(TERMINATED if isinstance(interrupt, Terminated) else INTERRUPTED, err=True)
+            return 128 + 15 if isinstance(interrupt, Terminated) else 130
         if "--debug" in args:
             traceback.print_exc()
         click.echo(

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -27,7 +28,9 @@ class Display:
         self.out = Console(quiet=quiet)
 
     def stage(self, name: str) -> None:
-        if name.endswith(":skipped"):
+        if name.startswith("note:"):  # something the user should know, e.g. a study not resumed
+            self.console.print(f"[bold yellow]![/bold yellow] {escape(name.removeprefix('note:'))}")
+        elif name.endswith(":skipped"):
             name = name.removesuffix(":skipped")
             self.console.print(f"[bold]>[/bold] {name}: up to date, skipped (--force reruns it)")
         else:
@@ -47,6 +50,24 @@ class Display:
                 shown = row.manifest.get("error", "")
             fresh = "yes" if row.up_to_date else ("no: inputs changed" if row.state == "done" else "no")
             table.add_row(row.name, row.state, fresh, when, str(row.manifest.get("seconds", "")), shown)
+        self.out.print(table)
+
+    def studies(self, rows: list[Any]) -> None:
+        """``hepopt status``: the studies of the searching stages, the one a rerun resumes first."""
+        if not rows:
+            return
+        table = Table("stage", "study", "key", "complete", "trials", "resumed by this config", "")
+        for row in sorted(rows, key=lambda r: (r.stage, not r.current, r.name)):
+            current = "[green]yes[/green]" if row.current else "no"
+            table.add_row(
+                row.stage,
+                escape(row.name),
+                row.key or "-",
+                str(row.complete),
+                str(row.trials),
+                current,
+                escape(row.note),
+            )
         self.out.print(table)
 
     @contextmanager

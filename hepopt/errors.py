@@ -29,6 +29,11 @@ class TrainingError(HepoptError):
     """A training failed, e.g. the loss diverged; the search records the trial as failed."""
 
 
+class StateError(HepoptError):
+    """Saved state cannot be used: a study, an event cache or a model file that is corrupt, was
+    made from other inputs, or is in use by another run. The message names the file and what to do."""
+
+
 class OutputError(HepoptError):
     """The output folder cannot be written: a full disk, no permission, a path through a file."""
 
@@ -42,9 +47,17 @@ _OS_HINTS = {
 }
 
 
+def is_output_problem(err: OSError, output: object) -> bool:
+    """Whether an OSError is about writing ``output`` (full, read-only, not allowed...) rather than
+    about reading an input (a damaged ROOT file raises OSError too)."""
+    if err.filename is not None:
+        return str(err.filename).startswith(str(output))
+    return err.errno in _OS_HINTS
+
+
 def describe_os_error(err: OSError, where: object = None) -> str:
     """``PATH: what went wrong (what to do)``; ``where`` names the place when the error does not."""
     path = err.filename if err.filename is not None else where
-    what = err.strerror or str(err) or type(err).__name__
+    what = " ".join((err.strerror or str(err) or type(err).__name__).split())  # one line
     hint = _OS_HINTS.get(err.errno or -1)
     return (f"{path}: " if path is not None else "") + what + (f" ({hint})" if hint else "")

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hepopt.caller_state import caller_state_kept
 from hepopt.config.schema import HepoptConfig
 from hepopt.errors import ConfigError, HepoptError, TrainingError
 
@@ -58,6 +59,7 @@ class OptimizeResult:
     finetune: dict[str, Any] | None = None  # PBT's best vs. the best search trial
     importances: dict[str, float] = field(default_factory=dict)  # hyperparameter -> share (PED-ANOVA)
     comparisons: dict[str, TrialSummary] = field(default_factory=dict)  # model.compare family -> its defaults
+    family: str = "mlp"  # the config's model.family (what loading best_model.pt may import)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -67,12 +69,15 @@ class OptimizeResult:
         """The best classifier (loaded from ``best_model.pt``)."""
         from hepopt.training.classifier import Classifier as ClassifierFile
 
-        return ClassifierFile.load(self.files["best_model"])
+        return ClassifierFile.load(self.files["best_model"], family=self.family)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OptimizeResult:
-        """Back from ``summary.json`` (what :meth:`to_dict` wrote)."""
+        """Back from ``summary.json`` (what :meth:`to_dict` wrote). The model family is not taken
+        from the file (a module path there would be imported by :attr:`model`): set it with
+        ``dataclasses.replace(result, family=...)`` from the config."""
         data = dict(data)
+        data.pop("family", None)
         data["best"] = TrialSummary(**data["best"])
         data["baseline"] = TrialSummary(**data["baseline"]) if data.get("baseline") else None
         data["pareto"] = [TrialSummary(**p) for p in data.get("pareto", [])]
@@ -82,6 +87,7 @@ class OptimizeResult:
         return cls(**data)
 
 
+@caller_state_kept()
 def optimize(
     config: HepoptConfig | str | Path | dict[str, Any],
     coffea_config: HepoptConfig | str | Path | None = None,
@@ -100,9 +106,12 @@ def optimize(
     :func:`hepopt.workflow.feature_processor` run by the analysis' own Runner instead of reading
     the files again (the prepare stage's key then includes the fingerprint of those events).
 
-    A stage whose inputs did not change since it last finished is skipped (``force`` reruns it);
-    the search resumes its study, so only missing trials run. Returns the optimize stage's result
-    (None when the stage list has no optimize stage).
+    A stage whose inputs did not change since it last finished is skipped (``force`` reruns it,
+    reading the files again and starting the searches anew); the search resumes its study, so only
+    missing trials run, unless the study was made with other search inputs (it is then kept under
+    another name and a new one starts). Returns the optimize stage's result (None when the stage
+    list has no optimize stage). What the run changes in this process (torch threads, environment,
+    a local Ray it started, matplotlib settings) is restored when it returns.
 
     Raises:
         HepoptError: bad config, unreadable data, or no trial that completed.
@@ -127,7 +136,8 @@ def optimize(
     if "result" in context.memory:
         return context.memory["result"]
     if "optimize" in context.artifacts:  # skipped: what it wrote last time
-        return OptimizeResult.from_dict(json.loads(Path(context.artifacts["optimize"]["summary"]).read_text()))
+        summary = json.loads(Path(context.artifacts["optimize"]["summary"]).read_text())
+        return replace(OptimizeResult.from_dict(summary), family=config.model.family)
     return None
 
 
@@ -231,12 +241,18 @@ def run_optimization(
     if config.training.threads:
         torch.set_num_threads(config.training.threads)
     space, runner = search_objects(config, table, variables)
+    key, fresh = None, False
     if context is not None:
         context.memory["search"] = (space, runner)
-    outcome = run_search(config, space, runner, callbacks=trial_callbacks)
+        key, fresh = context.study_key("optimize"), context.force
+    outcome = run_search(config, space, runner, callbacks=trial_callbacks, key=key, fresh=fresh)
+    note = outcome.earlier_note("optimize", config)
+    if note and context is not None:
+        context.note(note)
     return _write_results(config, space, runner, outcome, table)
 
 
+@caller_state_kept()
 def eliminate(
     config: HepoptConfig | str | Path,
     *,
@@ -246,7 +262,8 @@ def eliminate(
     force: bool = False,
 ) -> Selection:
     """``hepopt eliminate``: the prepare, [preoptimize] and eliminate stages (with the
-    ``eliminate`` section's defaults when the config has none)."""
+    ``eliminate`` section's defaults when the config has none). Like :func:`optimize`, it gives
+    back what it changed in this process."""
     from hepopt.config.schema import EliminateConfig
     from hepopt.elimination.stage import Selection
     from hepopt.stages import StageContext, run_stages
@@ -392,6 +409,7 @@ def _write_results(
         yields=_yields(table),
         files=files,
         importances=importances,
+        family=config.model.family,
         comparisons={family: summary for family, (summary, _) in compared.items() if summary is not None},
     )
     write_json(files["summary"], result.to_dict())
@@ -410,7 +428,9 @@ def _summarise_trial(
     params = trial_params(space, trial)
     path = model_path(config, trial)
     if path.is_file():
-        classifier = ClassifierFile.load(path, device=str(runner.sets.train.x_tensor.device))
+        classifier = ClassifierFile.load(
+            path, device=str(runner.sets.train.x_tensor.device), family=config.model.family
+        )
     else:  # model file removed by hand: retraining with the same seed gives the same model
         classifier = runner.run(TrainParams.from_mapping(params)).classifier
     summary = _summary(trial.number, list(trial.values), params, classifier, runner)

@@ -20,6 +20,7 @@ from hepopt.errors import ConfigError
 if TYPE_CHECKING:
     from hepopt.data.table import EventTable
     from hepopt.elimination.backward import EliminationResult, Iteration
+    from hepopt.search.identity import StudyKey
     from hepopt.training.sets import TrainingSets
 
 SELECTION_FILE = "selection.json"
@@ -56,9 +57,13 @@ def elimination_params(config: HepoptConfig, preoptimized: dict[str, Any] | None
         raise ConfigError(msg) from None
 
 
-def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any], Path]:
+def pre_optimize(
+    config: HepoptConfig, table: EventTable, *, key: StudyKey | None = None, fresh: bool = False
+) -> tuple[dict[str, Any], Path, str | None]:
     """A short search with every variable (``eliminate.pre_optimize_trials``) in its own study and
-    folder (``<output>/preoptimize``), resumable; its best hyperparameters."""
+    folder (``<output>/preoptimize``), resumable (``key``, ``fresh``: see
+    :func:`hepopt.search.study.run_search`); its best hyperparameters, its folder, and a note when
+    an earlier study of other inputs was set aside."""
     from hepopt.objectives.registry import make_objective
     from hepopt.search.constraints import constraints_from_config, ranked_trials
     from hepopt.search.space import SearchSpace
@@ -77,13 +82,13 @@ def pre_optimize(config: HepoptConfig, table: EventTable) -> tuple[dict[str, Any
         sets, (first,), config.training.negative_weights, config.seed, constraints=constraints_from_config(config)
     )
     space = SearchSpace.from_config(config.model, str(config.source))
-    outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials)
+    outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials, key=key, fresh=fresh)
     best = ranked_trials(completed(outcome.study), first.direction, runner.constraints)[0]
     values = space.values(best.params)
     chosen = {k: values[k] for k in best.params if k in values}  # the searched ones
     if values["layer_units"]:  # per-layer widths (units_0, ...) gathered
         chosen |= {"layer_units": list(values["layer_units"]), "units": values["units"]}
-    return chosen, pre.search_dir
+    return chosen, pre.search_dir, outcome.earlier_note("preoptimize", pre)
 
 
 def run_elimination(

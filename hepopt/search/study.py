@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,57 +14,52 @@ import optuna
 from optuna.trial import TrialState
 
 from hepopt.config.schema import HepoptConfig
+from hepopt.errors import StateError
 from hepopt.search.constraints import report_constraints
 from hepopt.search.execution import FAIL, PRUNED, execute_trial, pruning_reporter
+from hepopt.search.identity import (
+    EARLIER,
+    StudyKey,
+    archive_study,
+    changed_parts,
+    record_key,
+    recorded_key,
+    restore_study,
+    study_key,
+)
 from hepopt.search.samplers import make_pruner, make_sampler
 from hepopt.search.space import SearchSpace
+from hepopt.search.storage import is_shared, open_storage, storage_url
 from hepopt.search.trial import TrialRunner, trial_model_path
+from hepopt.signals import interrupt_in, interrupt_reason
 
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 INTERRUPTED = "interrupted"
-JOURNAL = "journal:"
 
 
 @dataclass(frozen=True)
 class SearchOutcome:
     study: optuna.Study
     trials_run: int
+    earlier: str | None = None  # the name an earlier study of other inputs (or --force) is kept under
+    changed: tuple[str, ...] = ()  # which search inputs differ from that study's
+    restored: str | None = None  # the study kept earlier for these very inputs, resumed again
 
-
-def storage_url(config: HepoptConfig) -> str:
-    """``search.storage`` if given (an Optuna RDB URL, or ``journal:PATH`` with PATH made absolute
-    against the config's folder), else SQLite in the output folder."""
-    url = config.search.storage
-    if url is None:
-        return f"sqlite:///{(config.search_dir / 'study.db').resolve()}"
-    if url.startswith(JOURNAL):
-        return JOURNAL + str((config.base_dir / url.removeprefix(JOURNAL)).resolve())
-    return url
-
-
-# Drivers sharing a study on a database server beat every HEARTBEAT s; a trial whose driver has
-# been silent for GRACE s is failed by the next driver that starts a trial, and made up for.
-HEARTBEAT, GRACE = 20, 90
-
-
-def is_shared(url: str) -> bool:
-    """A database server (postgresql://, mysql://...): several drivers may share the study."""
-    return not url.startswith((JOURNAL, "sqlite:"))
-
-
-def open_storage(url: str) -> str | optuna.storages.BaseStorage:
-    """What Optuna takes as ``storage`` for a URL from :func:`storage_url`; on a database server
-    with heartbeats, so that a driver that dies leaves no trial RUNNING for ever."""
-    if is_shared(url):
-        return _server_storage(url)
-    if url.startswith(JOURNAL):
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-
-        path = url.removeprefix(JOURNAL)
-        # An open(O_EXCL) lock file works on NFS, where the default symlink lock may not.
-        return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
-    return url
+    def earlier_note(self, stage: str, config: HepoptConfig) -> str | None:
+        """What the user is told when the search did not resume the study it found (else None)."""
+        then = (
+            f"the study kept as '{self.restored}' (made with these inputs) is resumed"
+            if self.restored
+            else "a new study starts"
+        )
+        if self.earlier is None:
+            return f"{stage}: {then}" if self.restored else None
+        why = f"its search inputs changed ({', '.join(self.changed)})" if self.changed else "--force"
+        return (
+            f"{stage}: study '{config.name}' not resumed: {why}; it is kept as '{self.earlier}' "
+            f"(its files in {config.search_dir / EARLIER / self.earlier}), and {then}"
+        )
 
 
 def open_study(
@@ -75,14 +68,17 @@ def open_study(
     *,
     sampler_seed: int | None = None,
     space: SearchSpace | None = None,
+    key: StudyKey | None = None,
 ) -> optuna.Study:
     """Create the study, or load it when it exists (the resume path); several directions make
-    a multi-objective study."""
+    a multi-objective study. A new study records ``key`` (default: the config's own); an existing
+    one must hold that key (:func:`claim_study` sees to it before a search)."""
     config.search_dir.mkdir(parents=True, exist_ok=True)
     seed = config.seed if sampler_seed is None else sampler_seed
     grid = space.grid(str(config.source)) if space is not None and config.search.sampler == "grid" else None
     max_epochs = space.baseline().get("max_epochs", 50) if space is not None else 50
-    return optuna.create_study(
+    key = key or study_key(config)
+    study = optuna.create_study(
         study_name=config.name,
         storage=open_storage(storage_url(config)),
         sampler=make_sampler(config.search, seed, grid),
@@ -90,6 +86,60 @@ def open_study(
         directions=directions,
         load_if_exists=True,
     )
+    recorded, parts = recorded_key(study)
+    if recorded is None:
+        record_key(study, key)
+    elif recorded != key.key:
+        raise _other_inputs(config, changed_parts(parts, key))
+    return study
+
+
+def claim_study(
+    config: HepoptConfig, key: StudyKey, *, fresh: bool = False
+) -> tuple[str | None, tuple[str, ...], str | None]:
+    """Make the study called ``config.name`` one of ``key``'s inputs before a search resumes it.
+
+    A study of other inputs (or any study, with ``fresh``) is kept under another name with its
+    files, so the search starts anew, or resumes the study kept earlier for exactly these inputs
+    (a config changed back); on a shared database server a study of other inputs is refused.
+    Returns the name the earlier study is kept under (None when there was none), what changed,
+    and the name of the kept study brought back (None when none was).
+    """
+    url = storage_url(config)
+    storage = open_storage(url)
+    try:
+        study = optuna.load_study(study_name=config.name, storage=storage)
+    except KeyError:
+        restored = None if fresh or is_shared(url) else restore_study(storage, config.name, key, config.search_dir)
+        return None, (), restored
+    recorded, parts = recorded_key(study)
+    same = recorded == key.key
+    if same and not fresh:
+        return None, (), None
+    changed = () if same else tuple(changed_parts(parts, key))
+    if not study.get_trials(deepcopy=False) and (recorded is None or not is_shared(url)):
+        optuna.delete_study(study_name=config.name, storage=storage)  # nothing in it to keep
+        return None, changed, None
+    if is_shared(url):
+        if fresh:
+            msg = (
+                f"search.storage: --force cannot start study '{config.name}' anew on a database server other "
+                "drivers may share; give this run another 'name'"
+            )
+            raise StateError(msg)
+        raise _other_inputs(config, list(changed))
+    archived = archive_study(storage, config.name, recorded, config.search_dir)
+    restored = None if fresh else restore_study(storage, config.name, key, config.search_dir)
+    return archived, changed, restored
+
+
+def _other_inputs(config: HepoptConfig, changed: list[str]) -> StateError:
+    msg = (
+        f"search.storage: study '{config.name}' holds trials made with other search inputs (changed: "
+        f"{', '.join(changed)}); drivers share a study only with the same inputs: use that study's config, "
+        "or give this run another 'name'"
+    )
+    return StateError(msg)
 
 
 def run_search(
@@ -99,14 +149,22 @@ def run_search(
     *,
     n_trials: int | None = None,
     callbacks: list[TrialCallback] | None = None,
+    key: StudyKey | None = None,
+    fresh: bool = False,
 ) -> SearchOutcome:
     """Run the trials still missing from the study (all of them the first time).
+
+    ``key`` fingerprints the search inputs (default: the config's own, see
+    :mod:`hepopt.search.identity`): a study of other inputs is not resumed but kept under another
+    name, and a new one starts; so does any earlier study with ``fresh`` (``--force``).
 
     Trials left ``RUNNING`` by a killed process are marked failed and run again; a trial whose
     training diverges fails alone (its reason in the ``fail_reason`` user attribute).
     """
     target = config.search.n_trials if n_trials is None else n_trials
-    probe = open_study(config, runner.directions, space=space)
+    key = key or study_key(config)
+    earlier, changed, restored = claim_study(config, key, fresh=fresh)
+    probe = open_study(config, runner.directions, space=space, key=key)
     shared = is_shared(storage_url(config))
     if not shared:  # one driver per study: whatever is RUNNING, a killed run left
         _fail_running(probe, "process stopped")
@@ -114,12 +172,13 @@ def run_search(
     # Reseed on resume, or the sampler would replay the random start-up points already tried;
     # drivers sharing a study also differ by process, or they would sample the same points.
     seed = config.seed + done + (os.getpid() if shared else 0)
-    study = open_study(config, runner.directions, sampler_seed=seed, space=space)
+    study = open_study(config, runner.directions, sampler_seed=seed, space=space, key=key)
     if not study.get_trials(deepcopy=False):
         for i, point in enumerate(config.search.enqueue):
             space.check_point(point, f"{config.source}: search.enqueue.{i}")
             study.enqueue_trial(point, user_attrs={"enqueued": True})
     remaining = max(target - done, 0)
+    mine = driver_name() if shared else None
     try:
         if remaining and config.search.backend == "ray":
             from hepopt.search.ray_backend import run_on_ray
@@ -127,40 +186,26 @@ def run_search(
             run_on_ray(study, config, space, runner, remaining, callbacks or [])
         elif remaining:
             study.optimize(
-                _objective_function(config, space, runner, driver=driver_name() if shared else None),
+                _objective_function(config, space, runner, driver=mine),
                 n_trials=remaining,
                 timeout=config.search.timeout,
                 # Other drivers may be filling the same study: stop when it holds the target.
                 callbacks=[*(callbacks or []), _stop_at(target)],
             )
-    except KeyboardInterrupt:
-        # Ctrl-C can land outside a trial's function too (while Optuna creates or records a trial,
-        # or with trials in flight on Ray): whatever it left RUNNING is marked here.
-        _fail_running(study, "Ctrl-C", driver_name() if shared else None)
+    except KeyboardInterrupt as interrupt:
+        # Ctrl-C (or SIGTERM) can land outside a trial's function too (while Optuna creates or
+        # records a trial, or with trials in flight on Ray): whatever it left RUNNING is marked here.
+        _fail_running(study, interrupt_reason(interrupt), mine)
         raise
     except Exception as error:
-        # Ctrl-C while Optuna records a trial surfaces from its ``finally`` as another error.
-        if not isinstance(error.__context__, KeyboardInterrupt):
+        # Ctrl-C while Optuna records a trial surfaces from its ``finally`` (or its storage's
+        # commit) as another error.
+        interrupt = interrupt_in(error)
+        if interrupt is None:
             raise
-        _fail_running(study, "Ctrl-C", driver_name() if shared else None)
-        raise KeyboardInterrupt from error
-    return SearchOutcome(study, remaining)
-
-
-def _server_storage(url: str, attempts: int = 3) -> optuna.storages.RDBStorage:
-    import sqlalchemy.exc
-
-    for attempt in range(attempts):
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.x
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT, grace_period=GRACE)
-        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
-            # Two drivers creating Optuna's tables in a new database at once: one loses the race.
-            if attempt == attempts - 1:
-                raise
-            time.sleep(1.0 + attempt)
-    raise AssertionError  # unreachable
+        _fail_running(study, interrupt_reason(interrupt), mine)
+        raise interrupt from error
+    return SearchOutcome(study, remaining, earlier, changed, restored)
 
 
 def _fail_running(study: optuna.Study, why: str, driver: str | None = None) -> None:
@@ -210,10 +255,10 @@ def _objective_function(
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         try:
             return run_one(trial)
-        except KeyboardInterrupt:
-            # Wherever Ctrl-C lands in the trial, Optuna marks it failed; this reason makes the
-            # next run replace it instead of counting it.
-            trial.set_user_attr("fail_reason", f"{INTERRUPTED} (Ctrl-C)")
+        except KeyboardInterrupt as interrupt:
+            # Wherever Ctrl-C (or SIGTERM) lands in the trial, Optuna marks it failed; this reason
+            # makes the next run replace it instead of counting it.
+            trial.set_user_attr("fail_reason", f"{INTERRUPTED} ({interrupt_reason(interrupt)})")
             raise
 
     def run_one(trial: optuna.Trial) -> float | tuple[float, ...]:

@@ -5,5 +5,6 @@ from __future__ import annotations
 from hepopt.stages.base import Stage, StageContext
 from hepopt.stages.registry import load_stages, stage_list
 from hepopt.stages.runner import run_stages, status
+from hepopt.stages.studies import StudyRow, study_status
 
-__all__ = ["Stage", "StageContext", "load_stages", "run_stages", "stage_list", "status"]
+__all__ = ["Stage", "StageContext", "StudyRow", "load_stages", "run_stages", "stage_list", "status", "study_status"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from hepopt.config.schema import HepoptConfig
     from hepopt.data.table import EventTable
+    from hepopt.search.identity import StudyKey
 
 
 @dataclass
@@ -33,13 +34,36 @@ class StageContext:
     on_stage: Callable[[str], None] = lambda _name: None
     options: dict[str, Any] = field(default_factory=dict)  # n_trials, trial_callbacks, on_iteration
     memory: dict[str, Any] = field(default_factory=dict)
+    force: bool = False  # --force: rerun stages, rebuild the event cache, start searches anew
+    keys: dict[str, str] = field(default_factory=dict)  # each stage's key, in run order
+
+    def upstream_key(self, name: str) -> str:
+        """The key of the stage run before ``name`` (it covers the events and everything the
+        stages before chose, e.g. the selected variables)."""
+        names = list(self.keys)
+        index = names.index(name) if name in names else len(names)
+        return self.keys[names[index - 1]] if index > 0 else ""
+
+    def study_key(self, name: str) -> StudyKey:
+        """The fingerprint of the search a stage ``name`` runs (or reopens)."""
+        from hepopt.search.identity import study_key
+
+        return study_key(self.config, self.upstream_key(name))
+
+    def note(self, text: str) -> None:
+        """Tell the user something they should know (the terminal, and the log file)."""
+        import logging
+
+        logging.getLogger("hepopt").warning(text)
+        self.on_stage(f"note:{text}")
 
     def table(self) -> EventTable:
         """The event table (from the data cache after the prepare stage)."""
         if "table" not in self.memory:
             from hepopt.data.stage import prepare_data
 
-            self.memory["table"] = prepare_data(self.config, progress=self.progress)
+            # --force rebuilds the event cache instead of loading it.
+            self.memory["table"] = prepare_data(self.config, progress=self.progress, rebuild=self.force)
         return self.memory["table"]
 
     def folder(self, name: str) -> Path:

@@ -62,12 +62,18 @@ class Preoptimize(Stage):
 
     def inputs(self, config: HepoptConfig) -> Any:
         trials = config.eliminate.pre_optimize_trials if config.eliminate else 0
-        return _model_inputs(config) | {"trials": trials}
+        inputs = _model_inputs(config)
+        inputs["search"].pop("n_trials")  # the search's, not this one's (``trials``)
+        return inputs | {"trials": trials}
 
     def run(self, context: StageContext) -> dict[str, Any]:
         from hepopt.elimination.stage import pre_optimize
 
-        params, folder = pre_optimize(context.config, context.table())
+        params, folder, note = pre_optimize(
+            context.config, context.table(), key=context.study_key(self.name), fresh=context.force
+        )
+        if note:
+            context.note(note)
         return {"params": params, "folder": str(folder)}
 
 
@@ -146,7 +152,7 @@ class Finetune(Stage):
         config = context.config
         variables = context.artifacts.get("eliminate", {}).get("variables")
         space, runner = context.memory.get("search") or search_objects(config, context.table(), variables)
-        study = open_study(config, runner.directions, space=space)
+        study = open_study(config, runner.directions, space=space, key=context.study_key("optimize"))
         result = asdict(finetune(config, space, runner, study))
         result["model_path"] = str(result["model_path"])
         (context.folder("finetune") / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -194,6 +200,9 @@ class Export(Stage):
         }
         formats = config.export.formats if config.export else []
         files = export_classifier(
-            Classifier.load(Path(optimized["best_model"])), context.folder("export"), formats=formats, metadata=metadata
+            Classifier.load(Path(optimized["best_model"]), family=config.model.family),
+            context.folder("export"),
+            formats=formats,
+            metadata=metadata,
         )
         return {kind: str(path) for kind, path in files.items()}

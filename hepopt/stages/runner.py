@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from hepopt.config.schema import HepoptConfig
-from hepopt.errors import OutputError, describe_os_error
+from hepopt.errors import OutputError, describe_os_error, is_output_problem
+from hepopt.signals import interrupt_reason
 from hepopt.stages.base import Stage, StageContext
 
 MANIFEST = "manifest.json"
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class StageStatus:
     name: str
-    state: str  # "done", "running" (process killed halfway), "interrupted" (Ctrl-C), "failed", "not run"
+    state: str  # "done", "running" (process killed halfway), "interrupted" (Ctrl-C, SIGTERM), "failed", "not run"
     up_to_date: bool
     manifest: dict[str, Any]
 
@@ -69,12 +70,17 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
     Another run on the same output folder meanwhile is refused (:mod:`hepopt.lock`).
     """
     from hepopt.lock import output_lock
+    from hepopt.search.storage import storage_lock
 
     output = context.config.output_dir
+    context.force = force
     try:
-        with output_lock(output):  # one run per output folder
+        # One run per output folder, and per study file named in search.storage.
+        with output_lock(output), storage_lock(context.config):
             _run_in_order(context, stages, force=force)
     except OSError as err:  # a full disk, a folder it cannot write: one clear line, not a traceback
+        if not is_output_problem(err, output):
+            raise  # an input's problem (the CLI names the file in one line)
         raise OutputError(describe_os_error(err, output)) from err
     except Exception as err:
         if "database or disk is full" in str(err):  # SQLite's way (through SQLAlchemy) to say ENOSPC
@@ -88,6 +94,7 @@ def _run_in_order(context: StageContext, stages: list[Stage], *, force: bool) ->
 
     config = context.config
     for stage, key in zip(stages, stage_keys(config, stages, context.options.get("inputs")), strict=True):
+        context.keys[stage.name] = key
         old = read_manifest(config, stage.name)
         if not force and old.get("state") == "done" and old.get("key") == key:
             context.artifacts[stage.name] = old.get("artifacts", {})
@@ -101,10 +108,11 @@ def _run_in_order(context: StageContext, stages: list[Stage], *, force: bool) ->
         _write_manifest(config, stage.name, manifest)
         try:
             artifacts = stage.run(context)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             # Like a killed process: what finished is saved and the next run resumes the stage.
-            _write_manifest(config, stage.name, manifest | {"state": "interrupted", "error": "KeyboardInterrupt"})
-            log.warning("stage %s: interrupted; the same command resumes it", stage.name)
+            why = interrupt_reason(interrupt)
+            _write_manifest(config, stage.name, manifest | {"state": "interrupted", "error": why})
+            log.warning("stage %s: interrupted (%s); the same command resumes it", stage.name, why)
             raise
         except BaseException as err:
             with contextlib.suppress(OSError):  # the disk may be what failed

@@ -62,7 +62,17 @@ def test_sigkill_then_resume(samples_dir: Path, tmp_path: Path) -> None:
     assert len(trials) == 6 + len(interrupted)  # and nothing ran twice
 
 
-def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(samples_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stop", "code", "line", "why"),
+    [
+        (signal.SIGINT, 130, "hepopt: interrupted; finished trials", "Ctrl-C"),
+        # What Slurm and HTCondor send before they kill a job: the same clean stop.
+        (signal.SIGTERM, 143, "hepopt: stopped by SIGTERM; finished trials", "SIGTERM"),
+    ],
+)
+def test_ctrl_c_or_sigterm_stops_cleanly_and_the_same_command_resumes(
+    samples_dir: Path, tmp_path: Path, stop: signal.Signals, code: int, line: str, why: str
+) -> None:
     config = write_config(tmp_path, analysis_config(samples_dir, name="ctrl_c", seed=12))
     # Five trials: after the first one there is work left for the signal to interrupt, even when
     # the machine is busy and this test notices the first trial late.
@@ -81,16 +91,15 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(samples_dir: Path, tm
     deadline = time.monotonic() + 240
     while complete_trials(db) < 1 and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert driver.poll() is None, "the study finished before Ctrl-C"
-    driver.send_signal(signal.SIGINT)
+    assert driver.poll() is None, "the study finished before the signal"
+    driver.send_signal(stop)
     _, err = driver.communicate(timeout=120)
-    assert driver.returncode == 130, f"{complete_trials(db)} trials complete at exit; {err[-2000:]}"
-    assert err.strip().splitlines()[-1] == (
-        "hepopt: interrupted; finished trials and stages are saved. Run the same command again to resume."
-    )
+    assert driver.returncode == code, f"{complete_trials(db)} trials complete at exit; {err[-2000:]}"
+    assert err.strip().splitlines()[-1] == (f"{line} and stages are saved. Run the same command again to resume.")
     assert "Traceback" not in err
-    assert json.loads((results / "optimize" / "manifest.json").read_text())["state"] == "interrupted"
-    assert "stage optimize: interrupted" in (results / "hepopt.log").read_text()
+    manifest = json.loads((results / "optimize" / "manifest.json").read_text())
+    assert (manifest["state"], manifest["error"]) == ("interrupted", why)
+    assert f"stage optimize: interrupted ({why})" in (results / "hepopt.log").read_text()
 
     storage = f"sqlite:///{db}"
     before = {t.number: t.value for t in optuna.load_study(study_name="ctrl_c", storage=storage).trials if t.value}
@@ -101,5 +110,5 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(samples_dir: Path, tm
     assert {n: complete.get(n) for n in before} == before  # nothing finished was lost or changed
     assert len(complete) == 5
     stopped = [t for t in trials if t.state == TrialState.FAIL]
-    assert [t.user_attrs.get("fail_reason") for t in stopped] == ["interrupted (Ctrl-C)"] * len(stopped)
+    assert [t.user_attrs.get("fail_reason") for t in stopped] == [f"interrupted ({why})"] * len(stopped)
     assert len(trials) == 5 + len(stopped)

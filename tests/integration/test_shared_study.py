@@ -20,6 +20,7 @@ import pytest
 from optuna.trial import TrialState
 
 from conftest import analysis_config, write_config
+from test_cli import hepopt
 
 pytestmark = pytest.mark.integration
 
@@ -97,11 +98,12 @@ def test_a_trial_whose_driver_died_is_marked_and_not_counted(
 ) -> None:
     """The heartbeat path, with a 1 s beat and a 2 s grace: a RUNNING trial whose driver went
     silent is failed by the next driver and not counted (the study makes up for it)."""
+    from hepopt.search import storage as storage_module
     from hepopt.search import study as study_module
 
-    monkeypatch.setattr(study_module, "HEARTBEAT", 1)
-    monkeypatch.setattr(study_module, "GRACE", 2)
-    study = optuna.create_study(study_name="stale", storage=study_module.open_storage(postgres_url))
+    monkeypatch.setattr(storage_module, "HEARTBEAT", 1)
+    monkeypatch.setattr(storage_module, "GRACE", 2)
+    study = optuna.create_study(study_name="stale", storage=storage_module.open_storage(postgres_url))
     study.tell(study.ask(), 1.0)  # one finished trial
     lost = study.ask()
     study._storage.record_heartbeat(lost._trial_id)  # its driver beat once, then died
@@ -111,3 +113,30 @@ def test_a_trial_whose_driver_died_is_marked_and_not_counted(
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
     assert "fail_reason" not in trials[1].user_attrs  # Optuna's doing, not a reason of hepopt's
     assert study_module._counted(study) == 1  # the lost trial is made up for, not counted
+
+
+def test_a_driver_with_other_search_inputs_is_refused(postgres_url: str, samples_dir: Path, tmp_path: Path) -> None:
+    """A study on a shared server belongs to one set of search inputs: a driver whose config
+    differs (here the objective) is refused in one line and the study is left as it was; --force
+    cannot restart what other drivers may be using."""
+    raw = analysis_config(samples_dir, name="one_key", export=None)
+    raw["search"] = {"storage": postgres_url, "sampler": "random", "n_trials": 1}
+    first = write_config(tmp_path / "a", raw)
+    done = hepopt("optimize", str(first), "--quiet")
+    assert done.returncode == 0, done.stderr
+    raw["objective"] = {"name": "roc_auc"}
+    other = write_config(tmp_path / "b", raw)
+    refused = hepopt("optimize", str(other), "--quiet")
+    assert refused.returncode == 1
+    (line,) = refused.stderr.strip().splitlines()
+    assert line == (
+        "hepopt: error: search.storage: study 'one_key' holds trials made with other search inputs (changed: "
+        "objectives); drivers share a study only with the same inputs: use that study's config, or give this "
+        "run another 'name'"
+    )
+    forced = hepopt("optimize", str(first), "--quiet", "--force")
+    assert forced.returncode == 1
+    assert "--force cannot start study 'one_key' anew on a database server" in forced.stderr
+    study = optuna.load_study(study_name="one_key", storage=postgres_url)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]  # untouched
+    # (A driver with the same inputs joins: test_two_drivers_fill_one_study_on_postgresql.)
