@@ -1,8 +1,9 @@
 """Feature and selection expressions over NanoAOD-style (jagged) branches.
 
-An expression is Python syntax, parsed with :mod:`ast` and evaluated by walking the tree: only
-branch names, numbers, arithmetic, comparisons, ``&``/``|``/``~``, indexing and masking, and the
-functions in :data:`FUNCTIONS` are allowed, so a config file can never run arbitrary code.
+An expression is Python syntax, parsed and checked by :mod:`hepopt.config.expression_syntax`
+(only branch names, numbers, arithmetic, comparisons, ``&``/``|``/``~``, indexing and masking,
+and the functions in :data:`FUNCTIONS`; bounded in size and in the cost of its constants), and
+evaluated here by walking the tree, so a config file can never run code.
 
 Example::
 
@@ -16,13 +17,19 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-from hepopt.errors import ConfigError
+from hepopt.config.expression_syntax import (
+    BINARY,
+    CONSTANT_NAMES,
+    FUNCTION_NAMES,
+    branch_names,
+    dotted,
+    parse_expression,
+)
 
 
 def _nth(x: Any, i: int, fill: float = -1.0) -> Any:
@@ -70,19 +77,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "delta_phi": _delta_phi,
 }
 CONSTANTS = {"pi": np.pi, "inf": np.inf, "True": True, "False": False}
-
-_BINARY = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-    ast.BitAnd: operator.and_,
-    ast.BitOr: operator.or_,
-    ast.BitXor: operator.xor,
-}
+assert tuple(FUNCTIONS) == FUNCTION_NAMES
+assert tuple(CONSTANTS) == CONSTANT_NAMES
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert, ast.Not: np.logical_not}
 _COMPARE = {
     ast.Lt: operator.lt,
@@ -100,98 +96,18 @@ class Expression:
     def __init__(self, text: str, where: str = "expression") -> None:
         self.text = text
         self.where = where
-        self._tree = _parse(text, where)
-        self.branches = _collect_names(self._tree)
+        self._tree = parse_expression(text, where)
+        self.branches = branch_names(self._tree)
 
     def evaluate(self, resolve: Callable[[str], Any]) -> Any:
+        """The expression's value on the events ``resolve`` reads (the processor names the file
+        and the key when the data makes it fail)."""
         # log(0) and friends are not errors here: non-finite features are reported by name later.
         with np.errstate(all="ignore"):
             return _Evaluator(resolve, self.where).visit(self._tree.body)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
-
-
-@lru_cache(maxsize=512)
-def _parse(text: str, where: str) -> ast.Expression:
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as err:
-        msg = f"{where}: cannot parse {text!r}: {err.msg}"
-        raise ConfigError(msg) from None
-    _Validator(where, text).visit(tree)
-    return tree
-
-
-def _dotted(node: ast.AST) -> str | None:
-    """``Jet.pt`` -> 'Jet.pt'; anything that is not a plain dotted name -> None."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
-def _collect_names(tree: ast.AST) -> tuple[str, ...]:
-    names: list[str] = []
-
-    def walk(node: ast.AST) -> None:
-        name = _dotted(node)
-        if name is not None and name not in CONSTANTS:
-            names.append(name)
-            return
-        if isinstance(node, ast.Call):
-            for arg in [*node.args, *(kw.value for kw in node.keywords)]:
-                walk(arg)
-            return
-        for child in ast.iter_child_nodes(node):
-            walk(child)
-
-    walk(tree)
-    return tuple(dict.fromkeys(names))
-
-
-class _Validator(ast.NodeVisitor):
-    """Rejects any syntax outside the small language, before anything is evaluated."""
-
-    allowed = (
-        ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Call, ast.Name,
-        ast.Attribute, ast.Constant, ast.Subscript, ast.Slice, ast.Tuple, ast.Load, ast.keyword,
-        ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
-    )  # fmt: skip
-
-    def __init__(self, where: str, text: str) -> None:
-        self.where, self.text = where, text
-
-    def generic_visit(self, node: ast.AST) -> None:
-        if not isinstance(node, self.allowed):
-            self._fail(f"'{type(node).__name__}' syntax is not allowed")
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                name = _dotted(node.func) or ast.unparse(node.func)
-                self._fail(f"unknown function '{name}'; available: {sorted(FUNCTIONS)}")
-            for arg in [*node.args, *(kw.value for kw in node.keywords)]:
-                self.visit(arg)
-            return
-        if isinstance(node, ast.Attribute) and _dotted(node) is None:
-            self._fail("attributes are only allowed on branch names, e.g. Jet.pt")
-        name = _dotted(node)
-        if name is not None and "__" in name:
-            self._fail(f"'{name}' is not a branch name")
-        if isinstance(node, ast.Compare) and any(
-            isinstance(part, ast.BinOp) and isinstance(part.op, ast.BitAnd | ast.BitOr)
-            for part in [node.left, *node.comparators]
-        ):
-            # Python binds & and | tighter than comparisons: 'a > 1 & b > 2' means 'a > (1 & b) > 2'.
-            self._fail("'&' and '|' bind tighter than comparisons: write (a > 1) & (b > 2), or a > 1 and b > 2")
-        if isinstance(node, ast.Constant) and not isinstance(node.value, int | float | bool):
-            self._fail(f"constant {node.value!r} is not a number")
-        super().generic_visit(node)
-
-    def _fail(self, text: str) -> None:
-        msg = f"{self.where}: {self.text!r}: {text}"
-        raise ConfigError(msg)
 
 
 class _Evaluator(ast.NodeVisitor):
@@ -205,10 +121,10 @@ class _Evaluator(ast.NodeVisitor):
         return CONSTANTS[node.id] if node.id in CONSTANTS else self.resolve(node.id)
 
     def visit_Attribute(self, node: ast.Attribute) -> Any:
-        return self.resolve(_dotted(node))
+        return self.resolve(dotted(node))
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
-        return _BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
+        return BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
         return _UNARY[type(node.op)](self.visit(node.operand))

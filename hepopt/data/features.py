@@ -7,6 +7,8 @@ coffea workers, so it holds only plain data and parsed expressions.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from hepopt.config.expression_syntax import feature_where
 from hepopt.config.schema import HepoptConfig
 from hepopt.data.expressions import Expression
 from hepopt.errors import ConfigError, DataError
@@ -52,13 +55,31 @@ class FeatureCallable:
             top = module_name.partition(".")[0]
             if self.search_dir is None or err.name != top or self.search_dir in sys.path:
                 raise
-            sys.path.append(self.search_dir)
-            return importlib.import_module(module_name)
+            sys.path.append(self.search_dir)  # for this import only: the caller's sys.path is theirs
+            try:
+                return importlib.import_module(module_name)
+            finally:
+                sys.path.remove(self.search_dir)
 
     def source_file(self) -> Path | None:
-        module = self._import(self.path.partition(":")[0])
-        file = getattr(module, "__file__", None)
-        return Path(file) if file else None
+        """The module's file, found without importing it (``hepopt status`` keys the event cache
+        by it and must run none of the module's code); None when it cannot be found."""
+        module_name = self.path.partition(":")[0]
+        loaded = sys.modules.get(module_name)
+        if loaded is not None:
+            file = getattr(loaded, "__file__", None)
+            return Path(file) if file else None
+        top, *rest = module_name.split(".")
+        spec = importlib.util.find_spec(top) if top not in sys.modules else sys.modules[top].__spec__
+        if spec is None and self.search_dir is not None:
+            spec = importlib.machinery.PathFinder.find_spec(top, [self.search_dir])
+        name = top
+        for part in rest:  # sub-modules found in their package's folders, the package not run
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            name = f"{name}.{part}"
+            spec = importlib.machinery.PathFinder.find_spec(name, list(spec.submodule_search_locations))
+        return Path(spec.origin) if spec is not None and spec.origin and spec.has_location else None
 
 
 @dataclass(frozen=True)
@@ -83,7 +104,7 @@ class FeatureSpec:
                 callables.append(callable_)
             else:
                 name = kind.removeprefix("expr:")
-                expressions.append((name, Expression(text, f"features.{i} ({name})")))
+                expressions.append((name, Expression(text, feature_where(i, name))))
         selection = Expression(config.selection, "selection") if config.selection else None
         weights = {name: Expression(ds.weight, f"datasets.{name}.weight") for name, ds in config.datasets.items()}
         weight_variations = {

@@ -7,6 +7,10 @@ is reported by name straight away instead of from inside a worker.
 from __future__ import annotations
 
 import glob
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +34,11 @@ class Sample:
     @property
     def key(self) -> str:
         return f"{self.dataset}/{self.variation}"
+
+    @property
+    def coffea_key(self) -> str:
+        """:attr:`key` as coffea's fileset takes it: coffea hashes dataset names as ASCII."""
+        return self.key if self.key.isascii() else self.key.encode("ascii", "backslashreplace").decode()
 
 
 def expand_files(patterns: list[str], base_dir: Path, key: str) -> tuple[Path, ...]:
@@ -84,14 +93,18 @@ def _tree_keys(path: Path, tree: str) -> set[str]:
     try:
         file = uproot.open(path)
     except Exception as err:
-        msg = f"cannot open ROOT file {path}: {type(err).__name__}: {err}"
+        msg = f"cannot open ROOT file {path}: {type(err).__name__}: {' '.join(str(err).split())}"
         raise DataError(msg) from err
     with file:
         try:
             obj = file[tree]
         except Exception as err:
             trees = [k.split(";")[0] for k, c in file.classnames().items() if c in {"TTree", "ROOT::RNTuple"}]
-            msg = f"tree '{tree}' not found in {path}; trees there: {sorted(set(trees))}"
+            if tree in trees:  # listed, yet unreadable: the file is cut short or damaged
+                why = " ".join(str(err).split())
+                msg = f"{path}: cannot read tree '{tree}' (damaged or truncated file?): {type(err).__name__}: {why}"
+            else:
+                msg = f"tree '{tree}' not found in {path}; trees there: {sorted(set(trees))}"
             raise DataError(msg) from err
         if not hasattr(obj, "keys"):
             msg = f"'{tree}' in {path} is a {type(obj).__name__}, not a tree"
@@ -104,19 +117,55 @@ def _has_branch(name: str, keys: set[str]) -> bool:
     return name in keys or name.replace(".", "_") in keys
 
 
-def coffea_fileset(samples: list[Sample]) -> dict[str, dict[str, object]]:
-    """The fileset coffea's Runner takes, with hepopt's tags in each entry's metadata."""
+def coffea_fileset(samples: list[Sample], links: Mapping[Path, str] | None = None) -> dict[str, dict[str, object]]:
+    """The fileset coffea's Runner takes, with hepopt's tags in each entry's metadata; a file
+    with a link in ``links`` (see :func:`ascii_links`) is read through it."""
+    links = links or {}
+
+    def name(path: Path) -> str:
+        return links.get(path, str(path))
+
     return {
-        s.key: {
-            "files": {str(p): s.tree for p in s.files},
+        s.coffea_key: {
+            "files": {name(p): s.tree for p in s.files},
             "metadata": {
                 "hepopt_dataset": s.dataset,
                 "hepopt_variation": s.variation,
-                "file_index": {str(p): i for i, p in enumerate(s.files)},
+                "file_index": {name(p): i for i, p in enumerate(s.files)},
+                "file_names": {name(p): str(p) for p in s.files if p in links},  # for messages
             },
         }
         for s in samples
     }
+
+
+@contextmanager
+def ascii_links(samples: list[Sample]) -> Iterator[dict[Path, str]]:
+    """ASCII-named links to the files whose path is not ASCII (``/home/müller/...``), for coffea,
+    which hashes file names as ASCII; removed afterwards. The links live in the system's
+    temporary folder: processes on this machine (the iterative and futures executors, a local
+    Dask cluster) read through them; a remote Dask cluster needs ASCII paths."""
+    odd = sorted({p for s in samples for p in s.files if not str(p).isascii()})
+    if not odd:
+        yield {}
+        return
+    folder = Path(tempfile.mkdtemp(prefix="hepopt-links-"))
+    try:
+        if not str(folder).isascii():
+            msg = f"{odd[0]}: coffea reads only ASCII paths, and the temporary folder {folder} is not one either; set TMPDIR"
+            raise DataError(msg)
+        links = {}
+        for i, path in enumerate(odd):
+            link = folder / f"{i:05d}-{path.name.encode('ascii', 'replace').decode().replace('?', '_')}"
+            try:
+                link.symlink_to(path)
+            except OSError as err:
+                msg = f"{path}: coffea reads only ASCII paths, and no link to it could be made ({err.strerror})"
+                raise DataError(msg) from err
+            links[path] = str(link)
+        yield links
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def file_identity(path: Path) -> tuple[str, int, int]:

@@ -32,13 +32,17 @@ class FeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
 
     def process(self, events: Any) -> dict[str, Any]:
         meta = events.metadata
-        where = f"{meta['filename']}:{meta['treename']}"
+        filename = meta.get("file_names", {}).get(meta["filename"], meta["filename"])  # the real path, not a link
+        where = f"{filename}:{meta['treename']}"
         try:
             return {meta["dataset"]: self._columns(events, meta, where)}
         except HepoptError:
             raise
+        except OSError as err:  # uproot cannot read a basket: the file is cut short or damaged
+            msg = f"{where}: cannot read the file (damaged or truncated?): {' '.join(str(err).split())}"
+            raise DataError(msg) from err
         except Exception as err:
-            msg = f"processing {where} failed: {type(err).__name__}: {err}"
+            msg = f"processing {where} failed: {type(err).__name__}: {' '.join(str(err).split())}"
             raise DataError(msg) from err
 
     def _columns(self, events: Any, meta: dict[str, Any], where: str) -> dict[str, Any]:

@@ -12,19 +12,22 @@ from typing import Any
 import numpy as np
 
 from hepopt.config.schema import HepoptConfig
-from hepopt.data.features import FeatureSpec
-from hepopt.data.fileset import Sample, check_samples, coffea_fileset, file_identity, samples_from_config
+from hepopt.data.features import FeatureCallable, FeatureSpec
+from hepopt.data.fileset import Sample, ascii_links, check_samples, coffea_fileset, file_identity, samples_from_config
 from hepopt.data.table import FORMAT_VERSION, NOMINAL, EventTable
 from hepopt.errors import ConfigError, DataError, HepoptError
 
 CACHE_DIR = "prepare"  # the prepare stage's folder
 
 
-def prepare_data(config: HepoptConfig, *, progress: bool = True, use_cache: bool | None = None) -> EventTable:
+def prepare_data(
+    config: HepoptConfig, *, progress: bool = True, use_cache: bool | None = None, rebuild: bool = False
+) -> EventTable:
     """Read all samples of ``config`` through the coffea processor into one event table.
 
     The table is cached under ``<output>/prepare/`` keyed by the data part of the config and the
-    identity (path, size, mtime) of every input file, so a second run does not read ROOT again.
+    identity (path, size, mtime) of every input file, so a second run does not read ROOT again;
+    ``rebuild`` (``--force``) reads the files again and replaces the cache.
 
     Raises:
         DataError: a missing file, tree or branch, a failing expression, a non-finite feature,
@@ -33,8 +36,8 @@ def prepare_data(config: HepoptConfig, *, progress: bool = True, use_cache: bool
     spec = FeatureSpec.from_config(config)
     samples = samples_from_config(config)
     use_cache = config.data.cache if use_cache is None else use_cache
-    cache_path = config.output_dir / CACHE_DIR / f"events-{cache_key(config, spec, samples)}.npz"
-    if use_cache and cache_path.is_file():
+    cache_path = config.output_dir / CACHE_DIR / f"events-{cache_key(config, samples)}.npz"
+    if use_cache and cache_path.is_file() and not rebuild:
         return EventTable.load(cache_path)
     check_samples(samples, spec)
     output = run_processor(config, spec, samples, progress=progress)
@@ -45,12 +48,18 @@ def prepare_data(config: HepoptConfig, *, progress: bool = True, use_cache: bool
 
 
 def data_key(config: HepoptConfig) -> str:
-    """The cache key of ``config``'s table (data settings and input files), without reading events."""
-    return cache_key(config, FeatureSpec.from_config(config), samples_from_config(config))
+    """The cache key of ``config``'s table (data settings and input files), without reading
+    events or importing the feature callables' modules."""
+    return cache_key(config, samples_from_config(config))
 
 
-def cache_key(config: HepoptConfig, spec: FeatureSpec, samples: list[Sample]) -> str:
+def cache_key(config: HepoptConfig, samples: list[Sample]) -> str:
     """Changes when anything that changes the table changes, and only then."""
+    callables = [
+        FeatureCallable(text, str(config.base_dir.resolve()))
+        for kind, text in config.feature_entries()
+        if kind == "callable"
+    ]
     payload = {
         "format": FORMAT_VERSION,
         "datasets": {k: v.model_dump() for k, v in config.datasets.items()},
@@ -61,7 +70,7 @@ def cache_key(config: HepoptConfig, spec: FeatureSpec, samples: list[Sample]) ->
         "schema": config.data.schema_,
         "event_id": config.data.event_id,
         "files": [file_identity(p) for s in samples for p in s.files],
-        "callables": [_source_identity(c.source_file()) for c in spec.callables],
+        "callables": [[c.path, _source_identity(c.source_file())] for c in callables],
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -81,10 +90,10 @@ def run_processor(
     from hepopt.data.processor import FeatureProcessor
 
     schema = NanoAODSchema if config.data.schema_ == "nanoaod" else BaseSchema
-    with _executor(config, progress) as executor, _coffea_quiet(not progress):
+    with _executor(config, progress) as executor, _coffea_quiet(not progress), ascii_links(samples) as links:
         runner = processor.Runner(executor=executor, schema=schema, chunksize=config.data.chunksize)
         try:
-            return runner(coffea_fileset(samples), processor_instance=FeatureProcessor(spec))  # type: ignore[no-any-return]
+            return runner(coffea_fileset(samples, links), processor_instance=FeatureProcessor(spec))  # type: ignore[no-any-return]
         except HepoptError:
             raise
         except Exception as err:
@@ -157,7 +166,7 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
     feature_names: tuple[str, ...] | None = None
     labels = []
     for sample in samples:
-        out = output.get(sample.key)
+        out = output.get(sample.coffea_key)
         n = 0 if out is None else sum(len(w) for w in out["weight"])
         if n == 0:
             read = 0 if out is None else out["n_read"]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from hepopt.errors import DataError
+from hepopt.errors import StateError
 
 NOMINAL = "nominal"
+REBUILD = "rerun with --force to rebuild it from the ROOT files (or delete it)"
 FORMAT_VERSION = 4  # 4: rows of each sample in event-id order
 
 
@@ -116,12 +118,18 @@ class EventTable:
 
     @classmethod
     def load(cls, path: Path) -> EventTable:
+        """Read a cache written by :meth:`save`.
+
+        Raises:
+            StateError: the file is truncated, not a cache, from another hepopt version, or its
+                arrays disagree (e.g. in length), naming it and saying how to rebuild it.
+        """
         try:
             with np.load(path, allow_pickle=False) as npz:
                 if int(npz["format_version"]) != FORMAT_VERSION:
-                    msg = f"{path}: cache written by another hepopt version; delete it to rebuild"
-                    raise DataError(msg)
-                return cls(
+                    msg = f"{path}: event cache written by another hepopt version; {REBUILD}"
+                    raise StateError(msg)
+                table = cls(
                     features=npz["features"],
                     label=npz["label"],
                     weight=npz["weight"],
@@ -139,6 +147,33 @@ class EventTable:
                     },
                     nuisance=npz["nuisance"] if "nuisance" in npz.files else None,
                 )
-        except (OSError, ValueError, KeyError) as err:
-            msg = f"{path}: unreadable data cache ({err}); delete it to rebuild"
-            raise DataError(msg) from err
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+            msg = f"{path}: unreadable event cache ({type(err).__name__}: {err}); {REBUILD}"
+            raise StateError(msg) from err
+        problem = table.inconsistency()
+        if problem:
+            msg = f"{path}: damaged event cache ({problem}); {REBUILD}"
+            raise StateError(msg)
+        return table
+
+    def inconsistency(self) -> str | None:
+        """What makes this table impossible (arrays of different lengths, indices out of range),
+        or None. A cache that was cut or edited must not reach the training as wrong events."""
+        n = len(self.label)
+        columns = {
+            "weight": self.weight, "dataset": self.dataset, "variation": self.variation, "event_id": self.event_id,
+            **{f"factor:{k}": v for k, v in self.weight_factors.items()},
+            **({"nuisance": self.nuisance} if self.nuisance is not None else {}),
+        }  # fmt: skip
+        if self.features.ndim != 2 or self.features.shape != (n, len(self.feature_names)):
+            return f"features have shape {self.features.shape} for {n} events and {len(self.feature_names)} variables"
+        for name, column in columns.items():
+            if column.shape != (n,):
+                return f"'{name}' has shape {column.shape} for {n} events"
+        if n and (self.dataset.min() < 0 or self.dataset.max() >= len(self.dataset_names)):
+            return "dataset indices out of range"
+        if n and (self.variation.min() < 0 or self.variation.max() >= len(self.variation_names)):
+            return "variation indices out of range"
+        if not np.isin(self.label, (0, 1)).all():
+            return "labels other than 0 and 1"
+        return None

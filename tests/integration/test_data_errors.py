@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
 
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
@@ -81,8 +84,45 @@ def test_selection_leaving_no_events(tmp_path: Path, files: tuple[Path, Path]) -
 
 def test_truncated_root_file(tmp_path: Path, files: tuple[Path, Path]) -> None:
     broken = write_truncated(tmp_path / "broken.root", files[0])
-    with pytest.raises(DataError, match=r"(cannot open ROOT file|tree 'Events' not found in|processing) .*broken.root"):
+    with pytest.raises(
+        DataError, match=r"broken.root(:Events)?: cannot read (the file|tree 'Events') \(damaged or truncated"
+    ):
         run(tmp_path, flat_config(broken, files[1]))
+
+
+def test_a_root_file_cut_short_is_one_line_naming_it_not_the_output(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """Cut where its tree's header is (it opens, the tree does not read) or inside its baskets
+    (the tree opens, its events do not read): in a real process, one line naming the file."""
+    from test_cli import hepopt
+
+    data = files[1].read_bytes()
+    for cut, expected in ((3000, "cannot read tree 'Events' (damaged or truncated file?)"),
+                          (len(data) // 2, "cannot read the file (damaged or truncated?)")):  # fmt: skip
+        broken = tmp_path / f"cut_{cut}.root"
+        broken.write_bytes(data[:cut])
+        path = tmp_path / f"cut_{cut}.yaml"
+        path.write_text(yaml.safe_dump(flat_config(files[0], broken)))
+        done = hepopt("optimize", str(path), "--quiet")
+        assert done.returncode == 1
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith(f"hepopt: error: {broken}"), line
+        assert expected in line, line
+        assert "results" not in line
+
+
+def test_paths_with_non_ascii_characters_are_read(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """coffea hashes file names as ASCII; hepopt reads /home/müller/... through ASCII links."""
+    odd = tmp_path / "müller" / "données"
+    odd.mkdir(parents=True)
+    copies = [odd / f"ß_{p.name}" for p in files]
+    for source, copy in zip(files, copies, strict=True):
+        copy.write_bytes(source.read_bytes())
+    plain = prepare_data(config_from_dict(flat_config(*files), tmp_path / "a.yaml"), progress=False, use_cache=False)
+    accented = prepare_data(config_from_dict(flat_config(*copies), odd / "b.yaml"), progress=False, use_cache=False)
+    np.testing.assert_array_equal(accented.features, plain.features)
+    np.testing.assert_array_equal(accented.event_id, plain.event_id)
+    np.testing.assert_array_equal(accented.weight, plain.weight)
+    assert not list(Path(tempfile.gettempdir()).glob("hepopt-links-*"))  # the links are gone
 
 
 def test_not_a_root_file(tmp_path: Path, files: tuple[Path, Path]) -> None:

@@ -14,7 +14,7 @@ from hepopt.config import config_from_dict
 from hepopt.data import EventTable
 from hepopt.data.stage import prepare_data
 
-from conftest import analysis_config, flat_config
+from conftest import LOOPBACK, analysis_config, flat_config, listening_sockets
 from make_files import write_flat
 
 pytestmark = pytest.mark.integration
@@ -126,6 +126,17 @@ def test_parallel_executors_give_the_same_table(tmp_path: Path, executor: str) -
     np.testing.assert_array_equal(iterative.features, parallel.features)
     np.testing.assert_array_equal(iterative.weight, parallel.weight)
     assert iterative.fingerprint() == parallel.fingerprint()
+
+
+def test_the_local_dask_cluster_listens_on_loopback_only(tmp_path: Path) -> None:
+    from hepopt.data.stage import _executor
+
+    sig = write_flat(tmp_path / "sig.root", 50, 1)
+    config = config_from_dict(flat_config(sig, sig, data={"executor": "dask", "workers": 1}), tmp_path / "c.yaml")
+    with _executor(config, progress=False):
+        seen = listening_sockets()
+    assert len(seen) >= 2  # the scheduler here, the worker and its nanny in their processes
+    assert {s for s in seen if s[0] not in LOOPBACK} == set()
 
 
 def test_feature_callable_from_the_config_folder(tmp_path: Path) -> None:
