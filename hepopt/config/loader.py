@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from hepopt.config.expression_syntax import feature_where, parse_expression
 from hepopt.config.schema import HepoptConfig
+from hepopt.config.yaml_reader import YamlLimitError, load_yaml
 from hepopt.errors import ConfigError
 
 RESERVED_FEATURE_KEYS = ("callable",)
@@ -30,7 +33,7 @@ def load_config(path: str | Path) -> HepoptConfig:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError as err:
         msg = f"{path}: config file not found"
         raise ConfigError(msg) from err
@@ -38,13 +41,23 @@ def load_config(path: str | Path) -> HepoptConfig:
         msg = f"{path}: cannot read config file ({err.strerror})"
         raise ConfigError(msg) from err
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        msg = f"{path}: not a text file in UTF-8 (byte {err.start + 1}, line {line}); is this the config?"
+        raise ConfigError(msg) from None
+    try:
+        raw = load_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
-        msg = f"{path}: not valid YAML{where}: {problem}"
-        raise ConfigError(msg) from err
+        what = "refused" if isinstance(err, YamlLimitError) else "not valid YAML"
+        msg = f"{path}: {what}{where}: {problem}"
+        raise ConfigError(msg) from None
+    except RecursionError:
+        msg = f"{path}: nested too deeply to be a config"
+        raise ConfigError(msg) from None
     return config_from_dict(raw, source=path)
 
 
@@ -63,16 +76,78 @@ def config_from_dict(raw: Any, source: str | Path = "<config>") -> HepoptConfig:
 
 
 def _describe(err: ValidationError, source: str | Path) -> str:
-    first = err.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "<top level>"
+    """The first problem in one line: the dotted config key (not pydantic's internal names for
+    the alternatives of a union) and what is wrong."""
+    problems: dict[str, list[dict[str, Any]]] = {}  # a union's alternatives are one problem
+    for error in err.errors():
+        problems.setdefault(_field_key(error["loc"]), []).append(error)
+    errors = next(iter(problems.values()))
+    first = _most_telling(errors)
     text = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         text = "unknown key"
-    elif first["type"] != "missing" and "input" in first:
-        text += f" (got {first['input']!r})"
-    more = err.error_count() - 1
+    elif len(errors) > 1 and _is_type_mismatch(first) and _config_key(first["loc"]) == _field_key(first["loc"]):
+        # No alternative of the union fits the value at all: say which forms it may take.
+        forms = [f for f in dict.fromkeys(_form(error["loc"]) for error in errors) if f]
+        if "a number" in forms and "a whole number" in forms:
+            forms.remove("a whole number")
+        text = "expected " + (", ".join(forms[:-1]) + " or " if len(forms) > 1 else "") + forms[-1]
+    if first["type"] not in ("missing", "extra_forbidden") and "input" in first and "got " not in text:
+        text += f" (got {reprlib.repr(first['input'])})"
+    shown = _config_key(first["loc"])
+    more = len(problems) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{source}: {key}: {text}{tail}"
+    return f"{source}: {shown or '<top level>'}: {text}{tail}"
+
+
+# The names pydantic gives the alternatives of a union in an error's location.
+_FORMS = {"float": "a number", "int": "a whole number", "str": "a string", "bool": "true or false", "none": "null"}
+
+
+def _is_tag(part: object) -> bool:
+    return isinstance(part, str) and ("[" in part or "(" in part or part in _FORMS)
+
+
+def _config_key(loc: tuple[Any, ...]) -> str:
+    """``('model', 'space', 'lr', 'function-after[_complete(), ParamSpec]', 'high')`` ->
+    ``model.space.lr.high``."""
+    return ".".join(str(part) for part in loc if not _is_tag(part))
+
+
+def _field_key(loc: tuple[Any, ...]) -> str:
+    """The key of the field an error is about: for a union, the part before its alternatives."""
+    parts = []
+    for part in loc:
+        if _is_tag(part):
+            break
+        parts.append(str(part))
+    return ".".join(parts)
+
+
+def _form(loc: tuple[Any, ...]) -> str | None:
+    tags = [part for part in loc if _is_tag(part)]
+    if not tags:
+        return None
+    tag = str(tags[-1])
+    if tag in _FORMS:
+        return _FORMS[tag]
+    return "a list" if tag.startswith("list[") else "a mapping of settings"
+
+
+def _is_type_mismatch(error: dict[str, Any]) -> bool:
+    return str(error["type"]).endswith(("_type", "_parsing")) or error["type"] in (
+        "int_from_float",
+        "model_attributes_type",
+    )
+
+
+def _most_telling(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """Among the failures of a union's alternatives, one that says more than "wrong type": the
+    deepest one (e.g. ``high`` inside a search range) or one with a real reason ("finite")."""
+    deepest = max(errors, key=lambda e: len(_config_key(e["loc"])))
+    if len(_config_key(deepest["loc"])) > len(_config_key(errors[0]["loc"])):
+        return deepest
+    return next((e for e in errors if not _is_type_mismatch(e)), errors[0])
 
 
 def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
@@ -120,6 +195,7 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
                     f"the mdn adversary needs a nuisance value for {missing}, e.g. up: 1, down: -1 "
                     "(or a per-event 'nuisance' expression in the variation)",
                 )
+    _check_expressions(config, source)
     names: set[str] = set()
     for i, entry in enumerate(config.features):
         if isinstance(entry, dict):
@@ -136,6 +212,30 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
         if name in names:
             fail(f"features.{i}", f"feature '{name}' is listed twice")
         names.add(name)
+
+
+def _check_expressions(config: HepoptConfig, source: str | Path) -> None:
+    """Every expression parsed and checked now, before any file is read (bounded, see
+    :mod:`hepopt.config.expression_syntax`); the data stage reuses the parsed trees."""
+    texts = [
+        (feature_where(i, kind.removeprefix("expr:")), text)
+        for i, (kind, text) in enumerate(config.feature_entries())
+        if kind != "callable" and isinstance(text, str)
+    ]
+    texts += [("selection", config.selection)] if config.selection else []
+    texts += [(f"datasets.{name}.weight", ds.weight) for name, ds in config.datasets.items()]
+    for name, var in config.variations.items():
+        texts += [
+            (f"variations.{name}.{key}", text)
+            for key, text in (("weight", var.weight), ("nuisance", var.nuisance))
+            if text
+        ]
+    for where, text in texts:
+        try:
+            parse_expression(text, where)
+        except ConfigError as err:
+            msg = f"{source}: {err}"
+            raise ConfigError(msg) from None
 
 
 def _check_eliminate(config: HepoptConfig, fail: Callable[[str, str], None]) -> None:

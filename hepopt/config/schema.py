@@ -21,7 +21,8 @@ FileList = Annotated[list[str], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No unknown keys; no .inf or .nan for a number (a learning rate of inf is not a setting).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DatasetConfig(_Strict):
@@ -100,7 +101,7 @@ class DataConfig(_Strict):
     split: SplitConfig = SplitConfig()
     cache: bool = True
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, populate_by_name=True)
 
 
 class ParamSpec(_Strict):
@@ -228,6 +229,7 @@ class SearchConfig(_Strict):
     # (0.25: four per GPU); a worker given one trains on CUDA. 0: CPU workers.
     gpus_per_trial: float = Field(default=0.0, ge=0)
     ray_address: str | None = None  # join this Ray cluster (else RAY_ADDRESS, else an embedded local Ray)
+    ray_connect_timeout: float = Field(default=30.0, gt=0)  # s to wait for that address to answer
     sampler: Literal["tpe", "random", "cmaes", "gp", "grid", "qmc", "nsga2"] = "tpe"
     population_size: int = Field(default=16, ge=2)  # nsga2: individuals per generation
     mutation_prob: float | None = Field(default=None, ge=0, le=1)  # nsga2; default 1 / number of params

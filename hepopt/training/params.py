@@ -8,6 +8,7 @@ adversary (``adv_lambda`` 0).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -112,7 +113,13 @@ class TrainParams:
             "adv_pretrain_epochs": self.adv_pretrain_epochs >= 0,
             "adv_epochs": self.adv_epochs >= 0,
         }
-        bad = [name for name, ok in checks.items() if not ok]
+        # inf or nan passes '> 0' (a learning rate of inf is no setting): every number is finite.
+        bad = [
+            f.name
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), float) and not math.isfinite(getattr(self, f.name))
+        ]
+        bad += [name for name, ok in checks.items() if not ok]
         if bad:
             name = bad[0]
             choices = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}.get(name)
