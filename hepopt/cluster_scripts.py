@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from hepopt.errors import ConfigError
+
 SCHEDULERS = ("slurm", "htcondor")
+WALLTIME = re.compile(r"(\d{1,4}-)?\d{1,5}(:\d{1,2}){0,2}|UNLIMITED|INFINITE", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,16 @@ class ClusterRequest:
     walltime: str = "04:00:00"
     port: int = 6379
     setup: str = ""  # shell lines that make `ray` and `hepopt` available (a venv, a module load)
+
+    def __post_init__(self) -> None:
+        # Every value lands in a shell script: a wall time is Slurm's time format and nothing
+        # else (a newline in it would add a line to the job script). ``setup`` is shell by intent.
+        if not WALLTIME.fullmatch(self.walltime):
+            msg = (
+                f"--time: {self.walltime!r} is not a Slurm time (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, "
+                "D-HH:MM:SS or UNLIMITED)"
+            )
+            raise ConfigError(msg)
 
     @property
     def job_name(self) -> str:

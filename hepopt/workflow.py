@@ -89,11 +89,11 @@ def table_from_output(config: HepoptConfig, output: dict[str, Any]) -> EventTabl
 _MODELS: dict[str, Any] = {}  # per worker process: load each model file once
 
 
-def _model(path: str) -> Any:
+def _model(path: str, family: str) -> Any:
     from hepopt.training.classifier import Classifier
 
     if path not in _MODELS:
-        _MODELS[path] = Classifier.load(Path(path))
+        _MODELS[path] = Classifier.load(Path(path), family=family)  # the config's family, not the file's word
     return _MODELS[path]
 
 
@@ -133,7 +133,7 @@ class ClassifierHistProcessor(processor.ProcessorABC):  # type: ignore[misc]
         meta = events.metadata
         key = meta["dataset"]
         columns = self.features.process(events)[key]
-        model = _model(self.model_path)
+        model = _model(self.model_path, self.config.model.family)
         names = next(iter(columns["feature_names"]))
         order = [names.index(v) for v in model.feature_names]  # the model's variables, its order
         x = columns["features"][0][:, order]

@@ -66,3 +66,22 @@ def flat_config(signal: Path, background: Path, **overrides: Any) -> dict[str, A
     }
     config.update(overrides)
     return config
+
+
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def listening_sockets(pid: int | None = None) -> set[tuple[str, int, str]]:
+    """(address, port, process name) of every listening TCP socket of process ``pid`` (default:
+    this one) and all its children."""
+    import contextlib
+
+    import psutil
+
+    root = psutil.Process(pid)
+    found = set()
+    for process in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            listening = [c for c in process.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+            found |= {(c.laddr.ip, c.laddr.port, process.name()) for c in listening}
+    return found

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from hepopt.elimination.backward import EliminationResult
-from hepopt.results.plots import pyplot, save_figure
+from hepopt.results.plots import figures, save_figure, styled
 
 
 def write_report(result: EliminationResult, out: Path, title: str = "") -> dict[str, Path]:
@@ -58,10 +58,11 @@ def write_report(result: EliminationResult, out: Path, title: str = "") -> dict[
     return files
 
 
+@styled
 def ranking_plot(result: EliminationResult, path: Path, title: str = "") -> None:
     """Every variable's (or group's) importance in the first iteration, with all variables in,
     ± its standard error; the ones the selection keeps in colour."""
-    plt = pyplot()
+    plt = figures()
     first = result.iterations[0]
     kept = set(result.selected)
     ordered = sorted(first.importances, key=lambda imp: imp.mean)
@@ -75,10 +76,11 @@ def ranking_plot(result: EliminationResult, path: Path, title: str = "") -> None
     save_figure(fig, path)
 
 
+@styled
 def metric_plot(result: EliminationResult, path: Path, title: str = "") -> None:
     """The reference metric (mean ± spread over folds and seeds) per number of variables, the
     baseline and the tolerance band, the selected set circled."""
-    plt = pyplot()
+    plt = figures()
     fig, ax = plt.subplots(figsize=(9, 7))
     n = [len(it.variables) for it in result.iterations]
     metric = [it.metric for it in result.iterations]

@@ -35,14 +35,60 @@ def family_class_problem(name: str | None, cls: type[ModelFamily]) -> str | None
     return None
 
 
-@cache
+# Families a caller handed over for a module path (Classifier.load(path, family=Class)): found
+# by that path without importing anything.
+_GIVEN: dict[str, ModelFamily] = {}
+
+
 def model_family(name: str) -> ModelFamily:
     """The family called ``name`` (an entry point) or at ``name`` = ``package.module:Class``.
+
+    A module path is imported: call this only for names the user gave (the config, an argument),
+    never for one read from a file (see :func:`family_for_file`).
 
     Raises:
         ConfigError: for an unknown name (listing the installed ones), a path that cannot be
             imported, or a class that is not a model family.
     """
+    if name in _GIVEN:
+        return _GIVEN[name]
+    return _resolve(name)
+
+
+def family_for_file(name: str, given: str | type[ModelFamily] | ModelFamily | None) -> None:
+    """Make the family a model file names (``name``) resolvable without importing what the file
+    names: an installed entry point, or the family the caller passed (``given``).
+
+    Raises:
+        ConfigError: a module-path family the caller did not pass, or another one than the file's.
+    """
+    if given is None:
+        if ":" in name and name not in _GIVEN:
+            msg = (
+                f"the model's family {name!r} is a module path, and loading a file imports nothing it names: "
+                f"pass the family yourself, e.g. Classifier.load(path, family={name!r}) or family=TheClass"
+            )
+            raise ConfigError(msg)
+        return
+    if isinstance(given, str):
+        if given != name:
+            msg = f"the file holds a model of family {name!r}, not {given!r}"
+            raise ConfigError(msg)
+        model_family(given)  # named by the caller: importing it is the caller's choice
+        return
+    instance = given() if isinstance(given, type) else given
+    if not isinstance(instance, ModelFamily):
+        msg = f"family={given!r} is not a hepopt.models.ModelFamily"
+        raise ConfigError(msg)
+    if ":" not in name and name != instance.name:
+        msg = f"the file holds a model of family {name!r}, not {instance.name!r}"
+        raise ConfigError(msg)
+    if ":" in name:
+        _GIVEN[name] = instance
+
+
+@cache
+def _resolve(name: str) -> ModelFamily:
     if ":" not in name:
         available = load_families()
         if name not in available:

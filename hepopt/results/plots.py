@@ -2,39 +2,65 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
 from hepopt.metrics import weighted_ks
 
 N_BINS = 25
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def pyplot() -> Any:
-    """matplotlib's pyplot on the file-only Agg backend, in the CMS style of mplhep."""
-    import matplotlib
+def styled(plot: Callable[P, R]) -> Callable[P, R]:
+    """Draw ``plot`` in mplhep's CMS style, inside a style context: the caller's rcParams (in a
+    notebook, say) are as they were afterwards, and the backend is never switched."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mplhep
+    @functools.wraps(plot)
+    def in_style(*args: P.args, **kwargs: P.kwargs) -> R:
+        import matplotlib.style
+        import mplhep
 
-    plt.style.use(mplhep.style.CMS)
-    return plt
+        with matplotlib.style.context(mplhep.style.CMS):
+            return plot(*args, **kwargs)
+
+    return in_style
+
+
+class _Figures:
+    """What hepopt's plots took from pyplot, without pyplot: a figure here is not registered with
+    pyplot (no backend chosen, nothing left open in the caller's session) and renders with Agg."""
+
+    @staticmethod
+    def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs: Any) -> Any:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **kwargs)
+
+    @staticmethod
+    def get_cmap(name: str) -> Any:
+        import matplotlib
+
+        return matplotlib.colormaps[name]
+
+
+def figures() -> _Figures:
+    return _Figures()
 
 
 def save_figure(fig: object, path: Path, pdf: bool = True) -> None:
-    """Write ``path`` as PNG (to look at) and, with ``pdf``, PDF (for the paper), then free the
-    figure."""
-    import matplotlib.pyplot as plt
-
+    """Write ``path`` as PNG (to look at) and, with ``pdf``, PDF (for the paper)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (".png", ".pdf") if pdf else (".png",):
         fig.savefig(path.with_suffix(suffix), bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
 
 
+@styled
 def overtraining_plot(
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -53,7 +79,7 @@ def overtraining_plot(
     import hist
     import mplhep
 
-    plt = pyplot()
+    plt = figures()
     fig, ax = plt.subplots(figsize=(9, 7))
     ks = {}
     for label, name, color in ((1, "signal", "tab:red"), (0, "background", "tab:blue")):
@@ -83,6 +109,7 @@ def overtraining_plot(
     return ks
 
 
+@styled
 def variation_plot(classifier: object, sets: object, split: str, path: Path, title: str = "") -> dict[str, float]:
     """Classifier output, nominal vs. each systematic variation, for signal and background
     (affected datasets only), with the Jensen-Shannon divergence of each in the legend.
@@ -97,7 +124,7 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
 
     inputs = objective_inputs(classifier, sets, split)  # type: ignore[arg-type]
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
-    plt = pyplot()
+    plt = figures()
     fig, axes = plt.subplots(1, 2, figsize=(16, 7))
     jsd = {}
     for ax, (cls, cls_name) in zip(axes, CLASSES, strict=True):
@@ -127,6 +154,7 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
     return jsd
 
 
+@styled
 def roc_plot(
     curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, title: str = ""
 ) -> dict[str, float]:
@@ -138,7 +166,7 @@ def roc_plot(
     from hepopt.figures_of_merit import yields_above_cuts
     from hepopt.metrics import weighted_roc_auc
 
-    plt = pyplot()
+    plt = figures()
     fig, ax = plt.subplots(figsize=(9, 7))
     aucs = {}
     for label, (scores, labels, weights) in curves.items():

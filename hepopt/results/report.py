@@ -100,11 +100,18 @@ def _stages_section(manifests: dict[str, dict[str, Any]]) -> str:
         finished = m.get("finished")
         when = (
             datetime.datetime.fromtimestamp(finished, tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
-            if finished
+            if isinstance(finished, int | float)
             else ""
         )
+        # Folder names and manifest values are data, not markup: every one is escaped.
         rows.append(
-            [name, f"<span class='{css}'>{_e(state)}</span>", _fmt(m.get("seconds", "")), when, _e(m.get("error", ""))]
+            [
+                _e(name),
+                f"<span class='{css}'>{_e(state)}</span>",
+                _fmt(m.get("seconds", "")),
+                when,
+                _e(m.get("error", "")),
+            ]
         )
     return "<h2>Stages</h2>" + _table(["stage", "state", "seconds", "finished (UTC)", "error"], rows, escape=False)
 
@@ -130,7 +137,7 @@ def _optimize_section(folder: Path) -> str:
         "<h2>Hyperparameter search</h2>",
         (
             f"<p>Objectives: {', '.join(f'<b>{_e(n)}</b> ({_e(d)})' for n, d in zip(names, directions, strict=True))}. "
-            f"{s['n_complete']} trials complete, {s['n_failed']} failed. Values on the validation split (searched) "
+            f"{_e(s['n_complete'])} trials complete, {_e(s['n_failed'])} failed. Values on the validation split (searched) "
             "and the test split (never seen by the search).</p>"
         ),
     ]

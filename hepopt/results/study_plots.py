@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hepopt.results.plots import pyplot, save_figure
+from hepopt.results.plots import figures, save_figure, styled
 
 if TYPE_CHECKING:
     import optuna
@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 MIN_TRIALS_FOR_IMPORTANCES = 5
 
 
+@styled
 def history_plot(
     trials: Sequence[optuna.trial.FrozenTrial], name: str, direction: str, path: Path, title: str = ""
 ) -> None:
     """The first objective of every completed trial against its number, and the best so far."""
-    plt = pyplot()
+    plt = figures()
     fig, ax = plt.subplots(figsize=(9, 7))
     numbers = np.array([t.number for t in trials])
     values = np.array([t.values[0] for t in trials])
@@ -62,9 +63,10 @@ def param_importances(study: optuna.Study, direction: str = "maximize") -> dict[
         return {}
 
 
+@styled
 def importance_plot(importances: dict[str, float], name: str, path: Path, title: str = "") -> None:
     """Horizontal bars of :func:`param_importances`, most important on top."""
-    plt = pyplot()
+    plt = figures()
     ordered = sorted(importances.items(), key=lambda kv: kv[1])
     fig, ax = plt.subplots(figsize=(9, max(4.0, 0.6 * len(ordered) + 2)))
     ax.barh([k for k, _ in ordered], [v for _, v in ordered], color="tab:blue")
@@ -88,12 +90,13 @@ def _axis_values(trials: Sequence[optuna.trial.FrozenTrial], param: str) -> tupl
     return np.array([t.params.get(param, math.nan) for t in trials], dtype=float), None, log
 
 
+@styled
 def parallel_coordinates_plot(
     trials: Sequence[optuna.trial.FrozenTrial], name: str, direction: str, path: Path, title: str = ""
 ) -> None:
     """One line per trial through every searched hyperparameter (each axis scaled to its range,
     log axes in log), coloured by the first objective (yellow: best); the best drawn on top."""
-    plt = pyplot()
+    plt = figures()
     params = sorted({p for t in trials for p in t.params})
     values = np.array([t.values[0] for t in trials])
     columns, labels = [], []
@@ -124,9 +127,10 @@ def parallel_coordinates_plot(
     save_figure(fig, path, pdf=False)
 
 
+@styled
 def slice_plot(trials: Sequence[optuna.trial.FrozenTrial], name: str, path: Path, title: str = "") -> None:
     """The first objective against each searched hyperparameter, one panel each."""
-    plt = pyplot()
+    plt = figures()
     params = sorted({p for t in trials for p in t.params})
     values = np.array([t.values[0] for t in trials])
     columns = min(3, len(params))
@@ -148,6 +152,7 @@ def slice_plot(trials: Sequence[optuna.trial.FrozenTrial], name: str, path: Path
     save_figure(fig, path, pdf=False)
 
 
+@styled
 def pareto_plot(
     trials: Sequence[optuna.trial.FrozenTrial],
     front: Sequence[optuna.trial.FrozenTrial],
@@ -156,7 +161,7 @@ def pareto_plot(
     title: str = "",
 ) -> None:
     """The first two objectives of every trial, the Pareto front joined and highlighted."""
-    plt = pyplot()
+    plt = figures()
     fig, ax = plt.subplots(figsize=(9, 7))
     ax.scatter([t.values[0] for t in trials], [t.values[1] for t in trials], color="tab:blue", alpha=0.5, label="trial")
     ordered = sorted(front, key=lambda t: t.values[0])

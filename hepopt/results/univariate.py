@@ -12,7 +12,7 @@ import numpy as np
 from hepopt.data.table import EventTable
 from hepopt.figures_of_merit import shape_separation
 from hepopt.metrics import weighted_roc_auc
-from hepopt.results.plots import pyplot, save_figure
+from hepopt.results.plots import figures, save_figure, styled
 
 BINS = 40
 
@@ -52,6 +52,7 @@ def univariate_ranking(table: EventTable) -> list[dict[str, float | str]]:
     return sorted(rows, key=lambda r: -float(r["separation"]))
 
 
+@styled
 def write_univariate(table: EventTable, folder: Path, title: str = "") -> dict[str, Path]:
     """``variables.csv`` and ``variables.png`` (separation per variable) in ``folder``."""
     rows = univariate_ranking(table)
@@ -60,7 +61,7 @@ def write_univariate(table: EventTable, folder: Path, title: str = "") -> dict[s
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    plt = pyplot()
+    plt = figures()
     ordered = rows[::-1]
     fig, ax = plt.subplots(figsize=(9, max(5.0, 0.45 * len(rows) + 2)))
     ax.barh([str(r["variable"]) for r in ordered], [float(r["separation"]) for r in ordered], color="tab:blue")

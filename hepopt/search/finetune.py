@@ -246,7 +246,7 @@ def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, stud
     classifier = Classifier(model, runner.sets.scaler, runner.sets.feature_names, params)
     path = out / "finetuned_model.pt"
     classifier.save(path)
-    best_search = Classifier.load(model_path(config, best))
+    best_search = Classifier.load(model_path(config, best), family=config.model.family)
     return FinetuneResult(
         validation=runner.score(classifier, "validation")[0].value,
         test=runner.score(classifier, "test")[0].value,

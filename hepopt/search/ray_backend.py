@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import optuna
 
+from hepopt.errors import ConfigError
 from hepopt.search.constraints import report_constraints
 from hepopt.search.execution import COMPLETE, FAIL, PRUNED, TrialRecord, execute_trial, pruning_reporter
 
@@ -31,22 +34,92 @@ WORKER_DIED = "worker died during the trial"
 
 def ensure_ray(config: HepoptConfig) -> None:
     """Join ``search.ray_address`` (or ``RAY_ADDRESS``), or start a local Ray sized for the
-    workers, on loopback and without the dashboard. An already running Ray is reused."""
+    workers, listening on loopback only and without the dashboard. An already running Ray is
+    reused."""
     import ray
 
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # no token file and warning for a private Ray
+    from hepopt.signals import handler_kept
+
     address = config.search.ray_address or os.environ.get("RAY_ADDRESS")
-    if address:
+    if not address:
+        start_local_ray(config.search.workers)
+        return
+    with _ray_environment(local=False), handler_kept():
+        wait_for_address(address, config.search.ray_connect_timeout)
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(
-            num_cpus=config.search.workers,
-            include_dashboard=False,
-            log_to_driver=False,
-            _node_ip_address="127.0.0.1",
-        )
+
+
+def start_local_ray(num_cpus: int) -> None:
+    """A Ray of ``num_cpus`` CPUs in this process's tree, listening on 127.0.0.1 only, without the
+    dashboard."""
+    import ray
+
+    from hepopt.signals import handler_kept
+
+    with _ray_environment(local=True), handler_kept():
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+
+
+@contextmanager
+def _ray_environment(*, local: bool) -> Iterator[None]:
+    """The environment Ray starts in, restored afterwards (the caller's process keeps its own).
+
+    On Linux, Ray replaces a loopback node address by the machine's network address, and its
+    servers (GCS, raylet, workers, agents) then listen on every interface: anyone who reaches the
+    machine could run code in them. Ray's "no cluster" mode (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``,
+    read by Ray's processes and, once imported, from ``ray_constants``) keeps a local Ray on
+    127.0.0.1. ``RAY_AUTH_MODE=disabled``: no token file and warning for a private Ray.
+    """
+    from ray._private import ray_constants
+
+    settings = {"RAY_AUTH_MODE": os.environ.get("RAY_AUTH_MODE", "disabled")}
+    if local:
+        settings[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    before = {name: os.environ.get(name) for name in settings}
+    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ.update(settings)
+    if local:
+        ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def wait_for_address(address: str, timeout: float) -> None:
+    """Wait until ``address`` (``host:port`` or ``ray://host:port``) accepts connections, at most
+    ``timeout`` s: Ray itself would retry for minutes, printing its reconnection noise.
+
+    Raises:
+        ConfigError: naming the address when nothing answers there in time.
+    """
+    import socket
+
+    target = address.removeprefix("ray://")
+    if target in ("auto", "local") or ":" not in target:
+        return  # Ray finds these itself (a cluster started on this machine)
+    host, _, port = target.rpartition(":")
+    host = host.strip("[]")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=min(5.0, max(timeout, 0.1))):
+                return
+        except (OSError, ValueError) as err:
+            if time.monotonic() >= deadline:
+                msg = (
+                    f"search.ray_address: nothing answers at {address} after {timeout:g} s ({err}); "
+                    "is the Ray cluster up and reachable from here? (search.ray_connect_timeout sets the wait)"
+                )
+                raise ConfigError(msg) from None
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0.0)))
 
 
 def _worker_class() -> Any:
@@ -73,7 +146,7 @@ def _worker_class() -> Any:
             reporter = None
             if pruning is not None:
                 from hepopt.search.samplers import make_pruner
-                from hepopt.search.study import open_storage
+                from hepopt.search.storage import open_storage
 
                 study = optuna.load_study(
                     study_name=pruning["study"],
@@ -107,7 +180,8 @@ def run_on_ray(
     import ray
     from ray.exceptions import RayActorError
 
-    from hepopt.search.study import driver_name, is_shared, storage_url
+    from hepopt.search.storage import is_shared, storage_url
+    from hepopt.search.study import driver_name
     from hepopt.search.trial import trial_model_path
     from hepopt.training.classifier import save_payload
 

@@ -1,7 +1,8 @@
 """A trained classifier with everything needed to apply it: network, input scaling, variable order.
 
 Saved with ``torch.save`` as plain tensors, numbers and strings and reloaded with
-``torch.load(weights_only=True)``, which runs no code from the file.
+``torch.load(weights_only=True)``, which runs no code from the file; nor is any module the file
+names imported (a team's ``package.module:Class`` family is passed by the caller).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hepopt.errors import DataError, HepoptError
-from hepopt.models.registry import model_family
+from hepopt.errors import DataError, HepoptError, StateError
+from hepopt.models.base import ModelFamily
+from hepopt.models.registry import family_for_file, model_family
 from hepopt.training.params import TrainParams
 from hepopt.training.scaler import Standardizer
 from hepopt.training.trainer import predict_proba
@@ -59,15 +61,34 @@ class Classifier:
         }
 
     @classmethod
-    def load(cls, path: Path, device: str = "cpu") -> Classifier:
+    def load(
+        cls, path: Path, device: str = "cpu", family: str | type[ModelFamily] | ModelFamily | None = None
+    ) -> Classifier:
+        """Read a classifier file. Nothing the file names is imported: its family must be an
+        installed ``hepopt.models`` entry point, or, for a ``package.module:Class`` family, be
+        passed as ``family`` (that path, or the class itself).
+
+        Raises:
+            StateError: not a classifier file, or a module-path family not passed.
+        """
         try:
             payload = torch.load(path, map_location=device, weights_only=True)
         except Exception as err:
             msg = f"{path}: not a loadable hepopt classifier ({type(err).__name__}: {err})"
-            raise HepoptError(msg) from err
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+            raise StateError(msg) from err
+        if (
+            not isinstance(payload, dict)
+            or payload.get("format") != _FORMAT
+            or not isinstance(payload.get("params"), dict)
+        ):
             msg = f"{path}: not a hepopt classifier file"
-            raise HepoptError(msg)
+            raise StateError(msg)
+        name = str(payload["params"].get("family", "mlp"))
+        try:
+            family_for_file(name, family)
+        except HepoptError as err:
+            msg_0 = f"{path}: {err}"
+            raise StateError(msg_0) from None
         return cls.from_payload(payload, device)
 
     @classmethod

@@ -64,7 +64,7 @@ def test_a_team_network_is_optimised_and_exported_by_its_config_path(
     monkeypatch.syspath_prepend(str(USER_MODELS))  # to reload the saved models here
     val = splits(path).validation
     for t in trials:
-        classifier = Classifier.load(trial_model_path(results / "optimize", t.number))
+        classifier = Classifier.load(trial_model_path(results / "optimize", t.number), family="hep_nets:ResidualNet")
         assert classifier.params.family == "hep_nets:ResidualNet"
         norms = [m for m in classifier.model.modules() if isinstance(m, torch.nn.LayerNorm)]
         assert len(norms) == t.params["blocks"]  # the team's architecture, as sampled
@@ -75,7 +75,7 @@ def test_a_team_network_is_optimised_and_exported_by_its_config_path(
     # The exported ONNX model (input scaling inside) gives what hepopt gives on raw variables.
     import onnxruntime
 
-    best = Classifier.load(results / "optimize" / "best_model.pt")
+    best = Classifier.load(results / "optimize" / "best_model.pt", family="hep_nets:ResidualNet")
     raw_features = (val.x * best.scaler.scale + best.scaler.mean).astype(np.float32)
     session = onnxruntime.InferenceSession(str(results / "export" / "model.onnx"))
     (onnx_scores,) = session.run(None, {"features": raw_features})

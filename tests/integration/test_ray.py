@@ -6,7 +6,10 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,8 @@ from hepopt.training.adversary import spec_from_config
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import predict_proba
 
-from conftest import analysis_config
+from conftest import LOOPBACK, analysis_config, listening_sockets, write_config
+from test_cli import hepopt
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +39,9 @@ pytestmark = pytest.mark.integration
 def local_ray() -> object:
     import ray
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    from hepopt.search.ray_backend import start_local_ray
+
+    start_local_ray(2)  # as hepopt starts it: on loopback only
     # Objectives defined in this test module travel to the workers by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield ray
@@ -218,3 +223,37 @@ def test_task_pool_runs_calls_as_ray_tasks_in_order(local_ray: object, samples_d
     assert [value for _, value, _ in results] == [45 + i for i in range(6)]
     assert os.getpid() not in {pid for pid, _, _ in results}  # each call ran in a Ray worker ...
     assert {threads for _, _, threads in results} == {1}  # ... with one torch thread
+
+
+def test_the_embedded_ray_listens_on_loopback_only(samples_dir: Path, tmp_path: Path) -> None:
+    """Ray replaces a loopback node address by the machine's and listens everywhere unless told
+    otherwise: hepopt's local Ray (GCS, raylet, workers, agents, the driver) must not."""
+    raw = analysis_config(samples_dir, name="loopback", export=None)
+    raw["search"] = {"backend": "ray", "workers": 1, "n_trials": 1}
+    path = write_config(tmp_path, raw)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "hepopt.cli", "optimize", str(path), "--quiet"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen: set[tuple[str, int, str]] = set()
+    while driver.poll() is None:
+        seen |= listening_sockets(driver.pid)
+        time.sleep(0.2)
+    assert driver.returncode == 0, driver.stderr.read() if driver.stderr else ""
+    names = {name for _, _, name in seen}
+    assert "gcs_server" in names
+    assert "raylet" in names
+    assert {(ip, port, name) for ip, port, name in seen if ip not in LOOPBACK} == set()
+
+
+def test_an_unreachable_ray_address_is_one_line_after_a_bounded_wait(samples_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    raw = analysis_config(samples_dir, name="nowhere", export=None)
+    raw["search"] = {"ray_connect_timeout": 2, "n_trials": 1}
+    path = write_config(tmp_path, raw)
+    done = hepopt("optimize", str(path), "--quiet", "--ray-address", f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"hepopt: error: search.ray_address: nothing answers at 127.0.0.1:{port} after 2 s (")

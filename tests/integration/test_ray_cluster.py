@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,7 +43,28 @@ def _processes_mentioning(text: str) -> list[int]:
     return pids
 
 
-def _ray_start(args: list[str], temp: str, name: str) -> subprocess.Popen[bytes]:
+@contextlib.contextmanager
+def private_network() -> Iterator[list[str]]:
+    """A network namespace with loopback only (as root, with iproute2): the command prefix that runs
+    a process in it, or [] where none can be made. Ray lets a node of a multi-node cluster listen
+    on every interface; in here there is no interface but loopback, so the test cluster is reachable
+    from nowhere else."""
+    name = f"hepopt-test-{os.getpid()}"
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        yield []
+        return
+    if subprocess.run(["ip", "netns", "add", name], capture_output=True, check=False).returncode != 0:
+        yield []
+        return
+    try:
+        prefix = ["ip", "netns", "exec", name]
+        subprocess.run([*prefix, "ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+        yield prefix
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
+def _ray_start(args: list[str], temp: str, name: str, prefix: list[str]) -> subprocess.Popen[bytes]:
     """``ray start ... --block`` in its own process group, its output in a file (a full pipe would
     block it)."""
     ray_bin = Path(sys.executable).with_name("ray")
@@ -50,7 +72,7 @@ def _ray_start(args: list[str], temp: str, name: str) -> subprocess.Popen[bytes]
     command = [str(ray_bin), "start", "--block", "--num-cpus=1", "--node-ip-address=127.0.0.1", f"--temp-dir={temp}"]
     with (Path(temp) / f"{name}.log").open("w") as out:
         return subprocess.Popen(
-            [*command, *args], env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
+            [*prefix, *command, *args], env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT
         )
 
 
@@ -66,6 +88,7 @@ def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], l
 class RayCluster:
     address: str  # host:port of the head (GCS), as on the cluster's nodes
     client: str  # ray://host:port of its Ray Client server, for a driver outside the cluster
+    prefix: list[str]  # runs a command in the cluster's network (a namespace of its own, or [])
 
 
 @pytest.fixture(scope="module")
@@ -75,20 +98,22 @@ def ray_cluster() -> Iterator[RayCluster]:
     head_temp, worker_temp = (tempfile.mkdtemp(prefix=p, dir="/tmp") for p in ("hh", "hw"))
     port, client_port = free_port(), free_port()
     head_args = ["--head", f"--port={port}", f"--ray-client-server-port={client_port}", "--include-dashboard=false"]
-    head = _ray_start(head_args, head_temp, "head")
+    network = private_network()
+    prefix = network.__enter__()
+    head = _ray_start(head_args, head_temp, "head", prefix)
     nodes = [head]
     try:
         _wait_for(
             lambda: bool(list(Path(head_temp).glob("session_*/logs/raylet.out"))),
             head, Path(head_temp) / "head.log", "ray start --head",
         )  # fmt: skip
-        worker = _ray_start([f"--address=127.0.0.1:{port}"], worker_temp, "worker")
+        worker = _ray_start([f"--address=127.0.0.1:{port}"], worker_temp, "worker", prefix)
         nodes.append(worker)
         _wait_for(
             lambda: bool(list(Path(worker_temp).glob("session_*/logs/raylet.out"))),
             worker, Path(worker_temp) / "worker.log", "ray start --address",
         )  # fmt: skip
-        yield RayCluster(f"127.0.0.1:{port}", f"ray://127.0.0.1:{client_port}")
+        yield RayCluster(f"127.0.0.1:{port}", f"ray://127.0.0.1:{client_port}", prefix)
     finally:
         for node in nodes:
             with contextlib.suppress(ProcessLookupError):
@@ -104,11 +129,12 @@ def ray_cluster() -> Iterator[RayCluster]:
             for pid in _processes_mentioning(temp):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        network.__exit__(None, None, None)
 
 
-def run_hepopt(*args: str) -> subprocess.CompletedProcess[str]:
+def run_hepopt(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "hepopt.cli", *args],
+        [*(prefix or []), sys.executable, "-m", "hepopt.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,
@@ -123,7 +149,7 @@ def test_trials_run_on_both_nodes_of_the_cluster_given_by_ray_address(
     raw = analysis_config(samples_dir, name="cluster")
     raw["search"] = {"workers": 2, "n_trials": 4, "sampler": "random"}  # backend local: the flag sets ray
     path = write_config(tmp_path, raw)
-    done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.address)
+    done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.address, prefix=ray_cluster.prefix)
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(
         study_name="cluster", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"
@@ -152,7 +178,7 @@ def test_a_driver_outside_the_cluster_joins_through_ray_client(
     raw = analysis_config(samples_dir, name="client", export=None)
     raw["search"] = {"workers": 2, "n_trials": 2, "sampler": "random"}
     path = write_config(tmp_path, raw)
-    done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.client, "--quiet")
+    done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.client, "--quiet", prefix=ray_cluster.prefix)
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(
         study_name="client", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"

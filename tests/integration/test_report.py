@@ -17,6 +17,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from hepopt.results.report import write_report
+
 from conftest import analysis_config, write_config
 from test_cli import hepopt
 
@@ -156,6 +158,20 @@ def test_report_of_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
         done.stderr.strip()
         == f"hepopt: error: {tmp_path}: not a hepopt output folder (expected <stage>/manifest.json, e.g. optimize/manifest.json)"
     )
+
+
+def test_names_from_the_folder_are_escaped(tmp_path: Path) -> None:
+    """A stage folder's name or a manifest's values are text in the page, never markup."""
+    hostile = tmp_path / "<img src=x onerror=alert(1)>"
+    hostile.mkdir()
+    (hostile / "manifest.json").write_text(json.dumps({"state": "<script>alert(2)</script>", "seconds": "<b>"}))
+    path = write_report(tmp_path)
+    page = path.read_text()
+    assert "<img src=x" not in page
+    assert "<script>" not in page
+    assert "<b>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
 
 
 def free_port() -> int:

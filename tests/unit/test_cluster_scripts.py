@@ -85,3 +85,17 @@ def test_a_broken_config_fails_before_any_script(tmp_path: Path, capsys: pytest.
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1
     assert str(config) in captured.err
+
+
+def test_a_wall_time_that_is_not_one_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every value lands in a shell script: a newline in --time would add a line to it."""
+    config = tmp_path / "hepopt.yaml"
+    config.write_text(yaml.safe_dump(BASE))
+    assert main(["cluster-script", str(config), "--scheduler", "slurm", "--time", "04:00:00\n#SBATCH --exclusive"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("hepopt: error: --time: '04:00:00\\n#SBATCH --exclusive' is not a Slurm time")
+    for walltime in ("30", "2-00:00:00", "1-12", "UNLIMITED"):
+        assert main(["cluster-script", str(config), "--scheduler", "slurm", "--time", walltime]) == 0
+        assert f"#SBATCH --time={walltime}\n" in capsys.readouterr().out

@@ -139,7 +139,7 @@ def test_a_team_module_and_a_lightning_module_train_by_their_config_path(
         assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
         classifier = Classifier(result.model, scaler, ("a", "b", "c"), params)
         classifier.save(tmp_path / "model.pt")
-        loaded = Classifier.load(tmp_path / "model.pt")
+        loaded = Classifier.load(tmp_path / "model.pt", family=family)  # a module path is passed, not read
         np.testing.assert_array_equal(loaded.predict(x), classifier.predict(x))
         scores = predict_proba(result.model, val.x)
         assert auc_by_pairs(scores, val.y.numpy(), w[2000:]) > 0.75
