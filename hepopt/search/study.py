@@ -89,7 +89,10 @@ def open_study(
     recorded, parts = recorded_key(study)
     if recorded is None:
         record_key(study, key)
-    elif recorded != key.key:
+        # Two drivers creating a shared study at once both record: the last one wins, and the
+        # other learns it here instead of filling a study of other inputs.
+        recorded, parts = recorded_key(study)  # read back from the storage
+    if recorded != key.key:
         raise _other_inputs(config, changed_parts(parts, key))
     return study
 
@@ -117,9 +120,12 @@ def claim_study(
     if same and not fresh:
         return None, (), None
     changed = () if same else tuple(changed_parts(parts, key))
-    if not study.get_trials(deepcopy=False) and (recorded is None or not is_shared(url)):
-        optuna.delete_study(study_name=config.name, storage=storage)  # nothing in it to keep
-        return None, changed, None
+    if not study.get_trials(deepcopy=False):
+        if recorded is None:  # created, then its run stopped (or another driver is recording now)
+            return None, (), None
+        if not is_shared(url):  # empty: nothing in it to keep
+            optuna.delete_study(study_name=config.name, storage=storage)
+            return None, changed, None
     if is_shared(url):
         if fresh:
             msg = (
