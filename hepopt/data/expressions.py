@@ -31,10 +31,36 @@ from hepopt.config.expression_syntax import (
     parse_expression,
 )
 
+_LISTS: dict[int, tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = {}  # the last lists nth() took apart
+
 
 def _nth(x: Any, i: int, fill: float = -1.0) -> Any:
+    if isinstance(i, int | np.integer) and i >= 0 and isinstance(x, ak.Array) and x.ndim == 2:
+        counts, starts, flat = _taken_apart(x)
+        if flat is not None:  # numbers in lists: numpy on their offsets, the lists taken apart once
+            out = np.full(len(counts), fill, dtype=np.result_type(flat.dtype, np.asarray(fill).dtype))
+            has = counts > i
+            out[has] = flat[starts[has] + i]
+            return out
     padded = ak.pad_none(x, i + 1, axis=1)
     return ak.fill_none(padded[:, i], fill)
+
+
+def _taken_apart(x: ak.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Counts, start offsets and flat values of lists of numbers (None for anything else); the
+    same lists, asked for again (nth(Jet_pt, 0), nth(Jet_pt, 1), ...), are not taken apart again."""
+    cached = _LISTS.get(id(x))
+    if cached is not None and cached[0] is x:
+        return cached[1], cached[2], cached[3]
+    flat_array = ak.flatten(x, axis=1)
+    if not isinstance(flat_array.layout, ak.contents.NumpyArray):
+        return np.empty(0), np.empty(0), None
+    counts = np.asarray(ak.num(x, axis=1), dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    flat = flat_array.layout.to_backend_array()
+    _LISTS.clear()  # keep one: memory stays that of one chunk's branch
+    _LISTS[id(x)] = (x, counts, starts, flat)
+    return counts, starts, flat
 
 
 def _reduce(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,6 +114,17 @@ _COMPARE = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
 }
+
+
+def as_numpy(value: Any) -> Any:
+    """One number per event as a numpy array: the arithmetic and comparisons on it that follow
+    (``num(...) >= 3``, ``delta_phi(MET_phi, ...)``) then skip awkward's dispatch, which costs far
+    more than the operation on a chunk of events. Lists per event stay awkward."""
+    if isinstance(value, ak.Array) and value.ndim == 1:
+        layout = value.layout
+        if isinstance(layout, ak.contents.NumpyArray):
+            return layout.to_backend_array()
+    return value
 
 
 class Expression:
@@ -149,7 +186,7 @@ class _Evaluator(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> Any:
         args = [self.visit(a) for a in node.args]
         kwargs = {kw.arg: self.visit(kw.value) for kw in node.keywords}
-        return FUNCTIONS[node.func.id](*args, **kwargs)  # type: ignore[attr-defined]
+        return as_numpy(FUNCTIONS[node.func.id](*args, **kwargs))  # type: ignore[attr-defined]
 
     def visit_Subscript(self, node: ast.Subscript) -> Any:
         return self.visit(node.value)[self.visit(node.slice)]

@@ -20,7 +20,7 @@ import numpy as np
 
 from hepopt.config.expression_syntax import feature_where
 from hepopt.config.schema import HepoptConfig
-from hepopt.data.expressions import Expression
+from hepopt.data.expressions import Expression, as_numpy
 from hepopt.errors import ConfigError, DataError
 
 
@@ -142,8 +142,14 @@ def resolver(events: Any, where: str) -> Callable[[str], Any]:
     """Look a branch name up in coffea events: ``Jet_pt``, ``Jet.pt`` and ``MET_pt`` work for
     flat-ntuple (BaseSchema) and NanoAOD (NanoAODSchema) events alike."""
     fields = set(events.fields)
+    found: dict[str, Any] = {}  # each branch looked up once per chunk, however many expressions read it
 
     def resolve(name: str) -> Any:
+        if name not in found:
+            found[name] = as_numpy(_lookup(name))  # a flat branch as numpy: see as_numpy
+        return found[name]
+
+    def _lookup(name: str) -> Any:
         if name in fields:
             return events[name]
         parts = name.split(".") if "." in name else name.split("_", 1)
@@ -165,6 +171,18 @@ def resolver(events: Any, where: str) -> Callable[[str], Any]:
     return resolve
 
 
+def selected(resolve: Callable[[str], Any], passed: np.ndarray) -> Callable[[str], Any]:
+    """``resolve`` on the events where ``passed`` is true: each branch filtered once, when read."""
+    found: dict[str, Any] = {}
+
+    def resolve_selected(name: str) -> Any:
+        if name not in found:
+            found[name] = resolve(name)[passed]
+        return found[name]
+
+    return resolve_selected
+
+
 def to_column(value: Any, n_events: int, what: str, dtype: type = np.float32) -> np.ndarray:
     """Turn an expression result into one flat numpy value per event, or say why it cannot be."""
     if np.isscalar(value):
@@ -177,7 +195,8 @@ def to_column(value: Any, n_events: int, what: str, dtype: type = np.float32) ->
                 "e.g. nth(Jet_pt, 0, fill=-1), num(Jet_pt) or max(Jet_pt)"
             )
             raise DataError(msg)
-        if ak.any(ak.is_none(array, axis=0)):
+        # Only an option type can hold a missing value: no scan of the others.
+        if array.layout.is_option and ak.any(ak.is_none(array, axis=0)):
             msg = f"{what} has missing values; give a fill value, e.g. nth(x, 0, fill=-1)"
             raise DataError(msg)
         array = ak.to_numpy(array)

@@ -7,12 +7,15 @@ is reported by name straight away instead of from inside a worker.
 from __future__ import annotations
 
 import glob
+import hashlib
+import math
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uproot
 
@@ -75,21 +78,61 @@ def samples_from_config(config: HepoptConfig) -> list[Sample]:
     return samples
 
 
-def check_samples(samples: list[Sample], spec: FeatureSpec) -> None:
-    """Open each file and check its tree and the branches the expressions need."""
+@dataclass(frozen=True)
+class FileInfo:
+    """What opening a file told: its number of entries and the branches the expressions read."""
+
+    entries: int
+    branches: frozenset[str]
+
+
+def check_samples(samples: list[Sample], spec: FeatureSpec) -> dict[tuple[Path, str], FileInfo]:
+    """Open each file and check its tree and the branches the expressions need; returns what
+    each (file, tree) holds, from which the chunks are cut (coffea need not open every file once
+    more to count its entries) and the branches read up front."""
+    found = {}
     for sample in samples:
         needed = spec.branches(sample.dataset, sample.variation)
         for path in sample.files:
-            keys = _tree_keys(path, sample.tree)
+            keys, entries = _tree_keys(path, sample.tree)
             for name in sorted(needed):
                 if not _has_branch(name, keys):
                     close = sorted(k for k in keys if k.lower().startswith(name.lower()[:3]))[:8]
                     hint = f"; similar: {close}" if close else ""
                     msg = f"branch '{name}' not found in {path}:{sample.tree} ({len(keys)} branches){hint}"
                     raise DataError(msg)
+            read = frozenset(n if n in keys else n.replace(".", "_") for n in needed)
+            found[path, sample.tree] = FileInfo(entries, read)
+    return found
 
 
-def _tree_keys(path: Path, tree: str) -> set[str]:
+def work_items(
+    samples: list[Sample], files: Mapping[tuple[Path, str], FileInfo], chunksize: int, links: Mapping[Path, str]
+) -> list[Any]:
+    """coffea's work items (one chunk of one file each, cut as coffea cuts them: about
+    ``chunksize`` events, even sizes), with the metadata :func:`coffea_fileset` gives; the
+    branches the expressions read are read up front, in one go (coffea's ``preload``)."""
+    from coffea.processor.executor import WorkItem
+
+    fileset = coffea_fileset(samples, links)
+    items = []
+    for sample in samples:
+        meta = fileset[sample.coffea_key]["metadata"]
+        for path in sample.files:
+            name = links.get(path, str(path))
+            info = files[path, sample.tree]
+            n = info.entries
+            parts = max(round(n / chunksize), 1)
+            size = max(math.ceil(n / parts), 1)
+            uuid = hashlib.md5(name.encode()).digest()  # what coffea's preprocessing would give
+            bounds = [(start, min(n, start + size)) for start in range(0, n, size)] or [(0, 0)]
+            items += [
+                WorkItem(sample.coffea_key, name, sample.tree, a, b, uuid, meta, info.branches) for a, b in bounds
+            ]
+    return items
+
+
+def _tree_keys(path: Path, tree: str) -> tuple[set[str], int]:
     try:
         file = uproot.open(path)
     except Exception as err:
@@ -109,7 +152,7 @@ def _tree_keys(path: Path, tree: str) -> set[str]:
         if not hasattr(obj, "keys"):
             msg = f"'{tree}' in {path} is a {type(obj).__name__}, not a tree"
             raise DataError(msg)
-        return set(obj.keys())
+        return set(obj.keys()), int(obj.num_entries)
 
 
 def _has_branch(name: str, keys: set[str]) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from coffea import processor
 
-from hepopt.data.features import FeatureSpec, resolver, to_column
+from hepopt.data.features import FeatureSpec, resolver, selected, to_column
 from hepopt.errors import DataError, HepoptError
 
 # Event ids made from the entry number carry the file's index in the bits above this one, so
@@ -55,9 +55,13 @@ class FeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
         entry = np.arange(meta["entrystart"], meta["entrystop"], dtype=np.int64)
         if self.spec.selection is not None:
             passed = to_column(_evaluate(self.spec.selection, resolve, where), n_read, "selection", bool)
-            events, gen_weight, entry = events[passed], gen_weight[passed], entry[passed]
-            resolve = resolver(events, where)
-        n = len(events)
+            gen_weight, entry = gen_weight[passed], entry[passed]
+            # The branches the expressions read are filtered one by one (numpy for flat ones);
+            # the whole event record only when a feature callable wants it.
+            resolve = selected(resolve, passed)
+            if self.spec.callables:
+                events = events[passed]
+        n = len(gen_weight)
 
         columns = [
             _checked(to_column(_evaluate(expr, resolve, where), n, f"feature '{name}'"), name, where)

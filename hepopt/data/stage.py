@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,16 @@ import numpy as np
 
 from hepopt.config.schema import HepoptConfig
 from hepopt.data.features import FeatureCallable, FeatureSpec
-from hepopt.data.fileset import Sample, ascii_links, check_samples, coffea_fileset, file_identity, samples_from_config
+from hepopt.data.fileset import (
+    FileInfo,
+    Sample,
+    ascii_links,
+    check_samples,
+    coffea_fileset,
+    file_identity,
+    samples_from_config,
+    work_items,
+)
 from hepopt.data.table import FORMAT_VERSION, NOMINAL, EventTable
 from hepopt.errors import ConfigError, DataError, HepoptError
 
@@ -39,8 +49,8 @@ def prepare_data(
     cache_path = config.output_dir / CACHE_DIR / f"events-{cache_key(config, samples)}.npz"
     if use_cache and cache_path.is_file() and not rebuild:
         return EventTable.load(cache_path)
-    check_samples(samples, spec)
-    output = run_processor(config, spec, samples, progress=progress)
+    files = check_samples(samples, spec)  # every file opened once here, its chunks cut from it
+    output = run_processor(config, spec, samples, progress=progress, files=files)
     table = build_table(config, samples, output)
     if use_cache:
         table.save(cache_path)
@@ -81,9 +91,16 @@ def _source_identity(path: Path | None) -> Any:
 
 
 def run_processor(
-    config: HepoptConfig, spec: FeatureSpec, samples: list[Sample], *, progress: bool = True
+    config: HepoptConfig,
+    spec: FeatureSpec,
+    samples: list[Sample],
+    *,
+    progress: bool = True,
+    files: dict[tuple[Path, str], FileInfo] | None = None,
 ) -> dict[str, Any]:
-    """Run :class:`FeatureProcessor` with coffea's Runner and the configured executor."""
+    """Run :class:`FeatureProcessor` with coffea's Runner and the configured executor; with what
+    :func:`check_samples` found in the ``files`` the chunks are handed to coffea directly
+    instead of coffea opening every file first to count them."""
     from coffea import processor
     from coffea.nanoevents import BaseSchema, NanoAODSchema
 
@@ -91,13 +108,22 @@ def run_processor(
 
     schema = NanoAODSchema if config.data.schema_ == "nanoaod" else BaseSchema
     with _executor(config, progress) as executor, _coffea_quiet(not progress), ascii_links(samples) as links:
-        runner = processor.Runner(executor=executor, schema=schema, chunksize=config.data.chunksize)
+        # In this process (iterative) the processor is not sent anywhere: no pickling per chunk.
+        compression = None if config.data.executor == "iterative" else 1
+        runner = processor.Runner(
+            executor=executor, schema=schema, chunksize=config.data.chunksize, processor_compression=compression
+        )
+        chunks = (
+            coffea_fileset(samples, links)
+            if files is None
+            else work_items(samples, files, config.data.chunksize, links)
+        )
         try:
-            return runner(coffea_fileset(samples, links), processor_instance=FeatureProcessor(spec))  # type: ignore[no-any-return]
+            return runner(chunks, processor_instance=FeatureProcessor(spec))  # type: ignore[no-any-return]
         except HepoptError:
             raise
         except Exception as err:
-            raise _unwrap(err) from err
+            raise _unwrap(err, links) from err
 
 
 @contextmanager
@@ -131,12 +157,21 @@ def _executor(config: HepoptConfig, progress: bool) -> Iterator[Any]:
                 cluster.close()
 
 
-def _unwrap(err: BaseException) -> HepoptError:
-    """coffea wraps a worker's exception in a generic one: find ours again, or name theirs."""
+def _unwrap(err: BaseException, links: dict[Path, str] | None = None) -> HepoptError:
+    """coffea wraps a worker's exception in a generic one: find ours again, or name theirs; a
+    file that cannot be read (uproot's OSError, e.g. while coffea reads the branches up front)
+    is named, as the input it is."""
     seen: BaseException | None = err
     while seen is not None:
         if isinstance(seen, HepoptError):
             return seen
+        if isinstance(seen, OSError):
+            text = " ".join(str(seen).split())
+            named = re.search(r"for file path (\S+)", text)
+            path = named.group(1) if named else None
+            path = next((str(p) for p, link in (links or {}).items() if link == path), path)
+            where = f"{path}: cannot read the file" if path else "cannot read an input file"
+            return DataError(f"{where} (damaged or truncated?): {text}")
         seen = seen.__cause__ or seen.__context__
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
     return DataError(f"coffea processing failed: {text}")
