@@ -157,6 +157,18 @@ class Display:
                 f"population-based fine-tuning: validation {ft['validation']:.4g} (search {ft['search_validation']:.4g}), "
                 f"test {ft['test']:.4g} (search {ft['search_test']:.4g}); model in {ft['model_path']}"
             )
+        cv = getattr(result, "cross_validation", None)
+        if cv:
+            rows = "; ".join(
+                f"#{r['number']} {r['mean']:.4g} ± {r['std']:.2g}" + (" (kept)" if r["number"] == cv["chosen"] else "")
+                for r in cv["rows"]
+            )
+            self.out.print(f"best trials cross-validated over {cv['folds']} folds (mean ± std): {rows}")
+        if getattr(result, "best_is_defaults", False):
+            self.out.print(
+                "[yellow]hepopt's defaults (outside the searched ranges) beat every trial on validation: "
+                "best_model.pt holds them[/yellow]"
+            )
         self.out.print(
             f"{result.n_complete} trials complete, {result.n_failed} failed, {result.trials_run} run now; "
             f"results in {result.output_dir}"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import SearchOutcome, TrialCallback
     from hepopt.search.trial import TrialRunner
+    from hepopt.search.validate_best import BestTrialsCV
     from hepopt.stages.base import StageContext
     from hepopt.training.classifier import Classifier
 
@@ -60,6 +61,10 @@ class OptimizeResult:
     importances: dict[str, float] = field(default_factory=dict)  # hyperparameter -> share (PED-ANOVA)
     comparisons: dict[str, TrialSummary] = field(default_factory=dict)  # model.compare family -> its defaults
     family: str = "mlp"  # the config's model.family (what loading best_model.pt may import)
+    # hepopt's defaults (trained beside the study: outside its ranges) beat every trial on validation
+    best_is_defaults: bool = False
+    model_from: str = ""  # which events best_model.pt was trained on, and how it was chosen
+    cross_validation: dict[str, Any] | None = None  # mode best_trials: each best trial's folds
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,35 +200,55 @@ def _check_family_training(config: HepoptConfig, space: Any) -> None:
 
 def search_objects(config: HepoptConfig, table: EventTable, variables: list[str] | None) -> tuple[SearchSpace, Any]:
     """The search space and the trial runner on ``variables``: one training per trial, or the mean
-    over cross-validation folds and/or ``executions_per_trial`` seeds."""
-    from hepopt.objectives.registry import make_objective
-    from hepopt.search.constraints import constraints_from_config
+    over cross-validation folds (``mode: per_trial``) and/or ``executions_per_trial`` seeds."""
     from hepopt.search.space import SearchSpace
-    from hepopt.search.trial import TrialRunner
-    from hepopt.training.adversary import spec_from_config
-    from hepopt.training.sets import TrainingSets
 
     space = SearchSpace.from_config(config.model, str(config.source))
-    objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
-    constraints = constraints_from_config(config)
-    adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
-    split = config.data.split
-    fractions = (split.train, split.validation, split.test)
     cv = config.search.cross_validation
-    folds = [None] if cv is None else [(cv.folds, i, cv.by) for i in range(cv.folds)]
-    runners = []
-    for fold in folds:
-        sets = TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold)
-        if variables is not None:  # the variables the elimination kept
-            sets = sets.select(variables)
-        for k in range(config.search.executions_per_trial):  # the same data, another seed
-            negative = config.training.negative_weights
-            runners.append(TrialRunner(sets, objectives, negative, config.seed + k, adversary, constraints))
+    per_trial = cv is not None and cv.mode == "per_trial"
+    folds = [(cv.folds, i, cv.by) for i in range(cv.folds)] if per_trial else [None]  # type: ignore[union-attr]
+    runners = _runners(config, table, variables, folds, config.search.executions_per_trial)
     if len(runners) == 1:
         return space, runners[0]
     from hepopt.search.cross_validation import AveragedRunner
 
     return space, AveragedRunner(tuple(runners))
+
+
+def fold_runners(config: HepoptConfig, table: EventTable, variables: list[str] | None) -> list[TrialRunner]:
+    """One runner per cross-validation fold (``mode: best_trials``: the best trials' folds)."""
+    cv = config.search.cross_validation
+    assert cv is not None
+    return _runners(config, table, variables, [(cv.folds, i, cv.by) for i in range(cv.folds)], 1)
+
+
+def _runners(
+    config: HepoptConfig,
+    table: EventTable,
+    variables: list[str] | None,
+    folds: list[tuple[int, int, str] | None],
+    executions: int,
+) -> list[TrialRunner]:
+    from hepopt.objectives.registry import make_objective
+    from hepopt.search.constraints import constraints_from_config
+    from hepopt.search.trial import TrialRunner
+    from hepopt.training.adversary import spec_from_config
+    from hepopt.training.sets import TrainingSets
+
+    objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
+    constraints = constraints_from_config(config)
+    adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
+    split = config.data.split
+    fractions = (split.train, split.validation, split.test)
+    runners = []
+    for fold in folds:
+        sets = TrainingSets.from_table(table, fractions, config.seed, _device(config), fold=fold)
+        if variables is not None:  # the variables the elimination kept
+            sets = sets.select(variables)
+        for k in range(executions):  # the same data, another seed
+            negative, stopping = config.training.negative_weights, config.training.early_stopping
+            runners.append(TrialRunner(sets, objectives, negative, config.seed + k, adversary, constraints, stopping))
+    return runners
 
 
 def run_optimization(
@@ -236,10 +261,11 @@ def run_optimization(
     """The optimize stage: the search on ``variables`` (all when None), then its results."""
     import torch
 
+    from hepopt.cpus import training_threads
     from hepopt.search.study import run_search
 
-    if config.training.threads:
-        torch.set_num_threads(config.training.threads)
+    # One thread per training unless told otherwise: trials use the cores side by side instead.
+    torch.set_num_threads(training_threads(config.training.threads))
     space, runner = search_objects(config, table, variables)
     key, fresh = None, False
     if context is not None:
@@ -249,7 +275,34 @@ def run_optimization(
     note = outcome.earlier_note("optimize", config)
     if note and context is not None:
         context.note(note)
-    return _write_results(config, space, runner, outcome, table)
+    validated = None
+    cv = config.search.cross_validation
+    if cv is not None and cv.mode == "best_trials":
+        from hepopt.search.constraints import constraints_from_config
+        from hepopt.search.validate_best import cross_validate_best
+
+        direction = runner.objectives[0].direction
+        runners = fold_runners(config, table, variables)
+        validated = cross_validate_best(
+            config, outcome.study, space, runners, direction, constraints_from_config(config)
+        )
+    return _write_results(config, space, runner, outcome, table, validated)
+
+
+def model_origin(config: HepoptConfig, validated: BestTrialsCV | None) -> str:
+    """Which events the kept model was trained on, as the summary and the exports say it."""
+    cv = config.search.cross_validation
+    if cv is None:
+        return "trained on the training split of the search (validation split: early stopping and choice)"
+    if validated is None:
+        return (
+            f"trained on fold 0 of {cv.folds} (cross-validation by {cv.by} outside the test split); "
+            f"the trial's objective is the mean over the {cv.folds} folds"
+        )
+    return (
+        f"trained on the training split of the search; chosen among the {len(validated.rows)} best trials "
+        f"by the mean of the objective over {cv.folds} folds (cross-validation by {cv.by} outside the test split)"
+    )
 
 
 @caller_state_kept()
@@ -320,6 +373,7 @@ def _write_results(
     runner: TrialRunner,
     outcome: SearchOutcome,
     table: EventTable,
+    validated: BestTrialsCV | None = None,
 ) -> OptimizeResult:
     from optuna.trial import TrialState
 
@@ -327,7 +381,7 @@ def _write_results(
     from hepopt.results.plots import overtraining_plot, roc_plot, variation_plot
     from hepopt.results.study_plots import write_study_plots
     from hepopt.search.constraints import pareto_front, ranked_trials
-    from hepopt.search.study import completed
+    from hepopt.search.study import DEFAULTS, completed
     from hepopt.training.trainer import predict_proba
 
     study = outcome.study
@@ -344,10 +398,26 @@ def _write_results(
     )
     best_trial = ranked_trials(front, direction, constraints)[0]
     # When no trial satisfies the constraints, the best one is reported with feasible = false.
+    if validated is not None:  # chosen by the mean over folds among the best trials
+        best_trial = next(t for t in done if t.number == validated.chosen)
 
     best, best_classifier = _summarise_trial(config, space, runner, best_trial)
     pareto = [best if t.number == best.number else _summarise_trial(config, space, runner, t)[0] for t in front]
-    baseline, baseline_classifier = _baseline(space, runner)
+    ran_defaults = [t for t in done if t.user_attrs.get(DEFAULTS)]
+    if ran_defaults:  # the defaults competed as a trial: that trial is the baseline
+        baseline, baseline_classifier = _summarise_trial(config, space, runner, ran_defaults[0])
+    else:
+        baseline, baseline_classifier = _baseline(space, runner)
+    best_is_defaults = False
+    if (
+        not multi
+        and validated is None
+        and baseline is not None
+        and not ran_defaults
+        and _better_than(baseline, best, direction)
+    ):
+        # Outside the searched ranges the defaults could not be a trial; they still compete.
+        best, best_classifier, best_is_defaults = baseline, baseline_classifier, True
     compared = {family: _baseline(space, runner, family) for family in config.model.compare}
 
     files = {
@@ -395,6 +465,9 @@ def _write_results(
     if multi:
         files["pareto_csv"] = out / "pareto.csv"
         _write_pareto(files["pareto_csv"], [o.name for o in runner.objectives], pareto)
+    if validated is not None:
+        files["cross_validation_csv"] = out / "cross_validation.csv"
+        validated.write_csv(files["cross_validation_csv"])
     states = [t.state for t in study.get_trials(deepcopy=False)]
     result = OptimizeResult(
         output_dir=out,
@@ -410,6 +483,9 @@ def _write_results(
         files=files,
         importances=importances,
         family=config.model.family,
+        best_is_defaults=best_is_defaults,
+        model_from=model_origin(config, validated),
+        cross_validation=validated.to_dict() if validated is not None else None,
         comparisons={family: summary for family, (summary, _) in compared.items() if summary is not None},
     )
     write_json(files["summary"], result.to_dict())
@@ -471,7 +547,20 @@ def _baseline(
         outcome = runner.run(TrainParams.from_mapping(params))
     except TrainingError:
         return None, None
-    return _summary(-1, list(outcome.values), params, outcome.classifier, runner), outcome.classifier
+    summary = _summary(-1, list(outcome.values), params, outcome.classifier, runner)
+    values = dict(zip(runner.constraints, outcome.constraint_values, strict=True))
+    constraints = {c.label: v for c, v in values.items()}  # on validation, as a trial records them
+    feasible = all(c.violation(v) <= 0 for c, v in values.items())
+    return replace(summary, constraints=constraints, feasible=feasible), outcome.classifier
+
+
+def _better_than(candidate: TrialSummary, best: TrialSummary, direction: str) -> bool:
+    """Whether ``candidate`` beats ``best`` on validation: within the constraints first, then by
+    the first objective."""
+    if candidate.feasible != best.feasible:
+        return candidate.feasible
+    a, b = candidate.validation[0], best.validation[0]
+    return a > b if direction == "maximize" else a < b
 
 
 def _yields(table: EventTable) -> dict[str, dict[str, float]]:

@@ -175,6 +175,12 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
         fail("objectives", "give either 'objective' (one) or 'objectives' (a multi-objective study), not both")
     if config.search.pruner != "none" and config.objectives is not None:
         fail("search.pruner", "Optuna cannot prune multi-objective studies; use pruner: none")
+    cv = config.search.cross_validation
+    if cv is not None and cv.mode == "best_trials" and config.objectives is not None:
+        fail(
+            "search.cross_validation.mode",
+            "best_trials ranks by one objective; a multi-objective study has a Pareto front: use per_trial",
+        )
     if config.finetune is not None and "adv_lambda" in (config.finetune.mutations or []) and config.adversary is None:
         fail("finetune.mutations", "mutating adv_lambda needs an 'adversary' section")
     if config.eliminate is not None:

@@ -154,7 +154,11 @@ class ModelConfig(_Strict):
 class TrainingConfig(_Strict):
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     negative_weights: Literal["keep", "abs", "zero"] = "abs"
+    # torch threads per training (default 1: trials use the cores side by side, see search.workers)
     threads: int | None = Field(default=None, ge=1)
+    # What early stopping watches: the validation loss, or the (first) objective on validation;
+    # an epoch counts as better by more than the hyperparameter min_delta, for `patience` epochs.
+    early_stopping: Literal["val_loss", "objective"] = "val_loss"
 
 
 class AdversaryConfig(_Strict):
@@ -215,16 +219,40 @@ class OvertrainingConfig(_Strict):
     action: Literal["prune", "penalise"] = "prune"
 
 
+class PruningConfig(_Strict):
+    """When the pruner (``search.pruner``) may stop a trial: not before ``min_epochs`` (the grace
+    period), after ``startup_trials`` complete trials (median), keeping 1 in ``reduction_factor``
+    at each rung (successive halving / ASHA, hyperband) up to ``max_epochs`` (hyperband's full
+    budget; default the space's max_epochs)."""
+
+    min_epochs: int = Field(default=1, ge=1)
+    reduction_factor: int = Field(default=3, ge=2)
+    max_epochs: int | None = Field(default=None, ge=1)
+    startup_trials: int = Field(default=3, ge=0)
+
+
 class CrossValidationConfig(_Strict):
-    """k-fold training per trial over the events outside the test split."""
+    """k-fold cross-validation over the events outside the test split.
+
+    ``mode: per_trial`` trains every trial on every fold (its objective is the mean; k times the
+    cost of every trial). ``mode: best_trials`` searches on the one train/validation split, then
+    trains the ``best`` best trials on every fold and keeps the one with the best mean over folds
+    (mean ± std reported for each): what most tools do, k x best trainings in all. Either way the
+    kept model is the one trained on the search's split (per_trial: fold 0), which the summary and
+    the exports name.
+    """
 
     folds: int = Field(default=5, ge=2)
     by: Literal["random", "event_number"] = "event_number"
+    mode: Literal["per_trial", "best_trials"] = "per_trial"
+    best: int = Field(default=5, ge=1)  # best_trials: how many of the search's best are cross-validated
 
 
 class SearchConfig(_Strict):
     backend: Literal["local", "ray"] = "local"
-    workers: int = Field(default=2, ge=1)  # parallel trials on Ray
+    # Trials side by side (local: worker processes; ray: actors), each with training.threads
+    # torch threads (default 1); default: one per core this process may use (affinity, cgroup).
+    workers: int | None = Field(default=None, ge=1)
     # GPUs each Ray trial worker asks for: a fraction lets several small trainings share one GPU
     # (0.25: four per GPU); a worker given one trains on CUDA. 0: CPU workers.
     gpus_per_trial: float = Field(default=0.0, ge=0)
@@ -234,7 +262,8 @@ class SearchConfig(_Strict):
     population_size: int = Field(default=16, ge=2)  # nsga2: individuals per generation
     mutation_prob: float | None = Field(default=None, ge=0, le=1)  # nsga2; default 1 / number of params
     crossover_prob: float = Field(default=0.9, ge=0, le=1)  # nsga2
-    pruner: Literal["none", "median", "hyperband", "successive_halving"] = "none"
+    pruner: Literal["none", "median", "hyperband", "successive_halving", "asha"] = "none"  # asha: successive_halving
+    pruning: PruningConfig = PruningConfig()
     enqueue: list[dict[str, Any]] = []  # known-good points tried first
     overtraining: OvertrainingConfig = OvertrainingConfig()
     cross_validation: CrossValidationConfig | None = None

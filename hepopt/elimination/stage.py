@@ -79,7 +79,12 @@ def pre_optimize(
     objective = _objective_config(config)
     first = make_objective(objective.name, objective.options)
     runner = TrialRunner(
-        sets, (first,), config.training.negative_weights, config.seed, constraints=constraints_from_config(config)
+        sets,
+        (first,),
+        config.training.negative_weights,
+        config.seed,
+        constraints=constraints_from_config(config),
+        early_stopping=config.training.early_stopping,
     )
     space = SearchSpace.from_config(config.model, str(config.source))
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials, key=key, fresh=fresh)
@@ -131,9 +136,10 @@ def run_elimination(
         config.training.negative_weights,
         adversary,
     )
-    result = backward_elimination(
-        data, units, TrainParams.from_mapping(params), settings, TaskPool(config, data), config.seed, on_iteration
-    )
+    with TaskPool(config, data) as pool:
+        result = backward_elimination(
+            data, units, TrainParams.from_mapping(params), settings, pool, config.seed, on_iteration
+        )
     files = write_report(result, out, title=config.name)
     selection = {"variables": list(result.selected), "params": params, "metric": result.selected_metric}
     files["selection"] = out / SELECTION_FILE

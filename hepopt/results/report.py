@@ -149,6 +149,19 @@ def _optimize_section(folder: Path) -> str:
             values = [v for pair in zip(trial["validation"], trial["test"], strict=True) for v in pair]
             rows.append([label, trial["number"], *values])
     parts.append(_table(header, rows, best_row=len(rows) - 1))
+    if s.get("model_from"):
+        parts.append(f"<p class='meta'>The kept model: {_e(s['model_from'])}.</p>")
+    if s.get("best_is_defaults"):
+        parts.append(
+            "<p>hepopt's defaults (outside the searched ranges) beat every trial on validation: they are kept.</p>"
+        )
+    cv = s.get("cross_validation")
+    if cv:
+        folds = [f"fold {i}" for i in range(cv["folds"])]
+        cv_rows = [[r["number"], *r["values"], r["mean"], r["std"]] for r in cv["rows"]]
+        kept = next((i for i, r in enumerate(cv["rows"]) if r["number"] == cv["chosen"]), None)
+        parts.append("<h3>The best trials, cross-validated</h3>")
+        parts.append(_table(["trial", *folds, "mean", "std"], cv_rows, best_row=kept))
     best = s["best"]
     if best.get("constraints"):
         verdict = (

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import optuna
 
 from hepopt.errors import ConfigError
-from hepopt.search.constraints import report_constraints
-from hepopt.search.execution import COMPLETE, FAIL, PRUNED, TrialRecord, execute_trial, pruning_reporter
+from hepopt.search.execution import TrialRecord
+from hepopt.search.parallel_trials import WORKER_DIED, execute_for_driver, run_parallel
 
 if TYPE_CHECKING:
     from hepopt.config.schema import HepoptConfig
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from hepopt.search.study import TrialCallback
     from hepopt.search.trial import TrialRunner
 
-WORKER_DIED = "worker died during the trial"
+__all__ = ["WORKER_DIED", "ensure_ray", "run_on_ray", "start_local_ray"]
 
 
 def ensure_ray(config: HepoptConfig) -> None:
@@ -40,11 +40,12 @@ def ensure_ray(config: HepoptConfig) -> None:
 
     if ray.is_initialized():
         return
+    from hepopt.cpus import trial_workers
     from hepopt.signals import handler_kept
 
     address = config.search.ray_address or os.environ.get("RAY_ADDRESS")
     if not address:
-        start_local_ray(config.search.workers)
+        start_local_ray(trial_workers(config.search.workers))
         return
     with _ray_environment(local=False), handler_kept():
         wait_for_address(address, config.search.ray_connect_timeout)
@@ -140,32 +141,51 @@ def _worker_class() -> Any:
             return os.getpid()
 
         def run(self, params: dict[str, Any], overtraining: Any, pruning: dict[str, Any] | None) -> TrialRecord:
-            from hepopt.training.params import TrainParams
-
-            train_params = TrainParams.from_mapping(params)
-            reporter = None
-            if pruning is not None:
-                from hepopt.search.samplers import make_pruner
-                from hepopt.search.storage import open_storage
-
-                study = optuna.load_study(
-                    study_name=pruning["study"],
-                    storage=open_storage(pruning["storage"]),
-                    pruner=make_pruner(pruning["pruner"], pruning["max_epochs"]),
-                )
-                trial = optuna.trial.Trial(study, pruning["trial_id"])
-                reporter = pruning_reporter(trial, self.runner, train_params)
-            record = execute_trial(self.runner, train_params, overtraining, reporter)
+            record = execute_for_driver(self.runner, params, overtraining, pruning)
             context = ray.get_runtime_context()
-            record.attrs["worker_pid"] = os.getpid()
             record.attrs["ray_node"] = context.get_node_id()
             record.attrs["ray_cluster"] = context.gcs_address  # which cluster ran it
-            if record.classifier is not None:  # send plain tensors back, not a live module
-                record.attrs["_payload"] = record.classifier.payload()
-                record.classifier = None
             return record
 
     return TrialWorker
+
+
+class RayPool:
+    """:class:`~hepopt.search.parallel_trials.WorkerPool` of Ray actors. The data enters the
+    object store once, on the CPU: an actor given a GPU moves it there."""
+
+    def __init__(self, runner: TrialRunner, size: int, threads: int, gpus: float) -> None:
+        import ray
+
+        self.size, self._threads, self._gpus = size, threads, gpus
+        self._data = ray.put(runner.on_device("cpu"))
+        self._actors = [self._new_actor() for _ in range(size)]
+        self._running: dict[Any, int] = {}  # object ref -> slot
+
+    def _new_actor(self) -> Any:
+        return _worker_class().options(num_gpus=self._gpus).remote(self._data, self._threads, self._gpus)
+
+    def submit(self, slot: int, params: dict[str, Any], overtraining: Any, pruning: dict[str, Any] | None) -> None:
+        self._running[self._actors[slot].run.remote(params, overtraining, pruning)] = slot
+
+    def wait(self) -> tuple[int, TrialRecord | None]:
+        import ray
+        from ray.exceptions import RayActorError
+
+        (ref,), _ = ray.wait(list(self._running), num_returns=1)
+        slot = self._running.pop(ref)
+        try:
+            return slot, ray.get(ref)
+        except RayActorError:
+            self._actors[slot] = self._new_actor()
+            return slot, None
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self._actors:
+            ray.kill(actor)
+        self._running.clear()
 
 
 def run_on_ray(
@@ -175,76 +195,15 @@ def run_on_ray(
     runner: TrialRunner,
     n_trials: int,
     callbacks: list[TrialCallback],
+    enough: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Run ``n_trials`` trials, ``search.workers`` at a time, on Ray."""
+    """Run ``n_trials`` trials, ``search.workers`` (default: one per usable core) at a time, on Ray."""
     import ray
-    from ray.exceptions import RayActorError
 
-    from hepopt.search.storage import is_shared, storage_url
-    from hepopt.search.study import driver_name
-    from hepopt.search.trial import trial_model_path
-    from hepopt.training.classifier import save_payload
+    from hepopt.cpus import trial_workers
 
     ensure_ray(config)
-    shared = is_shared(storage_url(config))
-    n_workers = config.search.workers
-    threads = max(1, int(ray.cluster_resources().get("CPU", n_workers)) // n_workers)
-    worker_class = _worker_class()
-    # The data enters the object store once, on the CPU: workers given a GPU move it there.
-    runner_ref = ray.put(runner.on_device("cpu"))
-    gpus = config.search.gpus_per_trial
-
-    def new_worker() -> Any:
-        return worker_class.options(num_gpus=gpus).remote(runner_ref, threads, gpus)
-
-    idle = [new_worker() for _ in range(n_workers)]
-    pending: dict[Any, tuple[optuna.Trial, Any]] = {}
-    launched, start = 0, time.monotonic()
-    max_epochs = space.baseline().get("max_epochs", 50)
-
-    def out_of_time() -> bool:
-        return config.search.timeout is not None and time.monotonic() - start > config.search.timeout
-
-    while pending or (launched < n_trials and not out_of_time()):
-        while idle and launched < n_trials and not out_of_time():
-            trial = study.ask()
-            if shared:  # which of the drivers sharing the study runs it
-                trial.set_user_attr("driver", driver_name())
-            params = space.sample(trial).to_dict()
-            pruning = None
-            if config.search.pruner != "none":
-                pruning = {
-                    "study": study.study_name,
-                    "storage": storage_url(config),
-                    "pruner": config.search.pruner,
-                    "max_epochs": max_epochs,
-                    "trial_id": trial._trial_id,
-                }
-            worker = idle.pop()
-            pending[worker.run.remote(params, config.search.overtraining, pruning)] = (trial, worker)
-            launched += 1
-        if not pending:
-            break
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            trial, worker = pending.pop(ref)
-            try:
-                record = ray.get(ref)
-            except RayActorError:
-                record = TrialRecord(FAIL, attrs={"fail_reason": WORKER_DIED})
-                worker = new_worker()
-            payload = record.attrs.pop("_payload", None)
-            for key, value in record.attrs.items():
-                trial.set_user_attr(key, value)
-            report_constraints(trial, runner.constraints, record.attrs)
-            if record.state == COMPLETE:
-                save_payload(payload, trial_model_path(config.search_dir, trial.number))
-                study.tell(trial, list(record.values) if len(record.values) > 1 else record.values[0])
-            elif record.state == PRUNED:
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            idle.append(worker)
-            frozen = study._storage.get_trial(trial._trial_id)
-            for callback in callbacks:
-                callback(study, frozen)
+    workers = trial_workers(config.search.workers)
+    threads = config.training.threads or max(1, int(ray.cluster_resources().get("CPU", workers)) // workers)
+    pool = RayPool(runner, workers, threads, config.search.gpus_per_trial)
+    run_parallel(study, config, space, runner, n_trials, callbacks, pool, enough)

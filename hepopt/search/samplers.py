@@ -10,10 +10,10 @@ from hepopt.errors import ConfigError
 if TYPE_CHECKING:
     import optuna
 
-    from hepopt.config.schema import SearchConfig
+    from hepopt.config.schema import PruningConfig, SearchConfig
 
 SAMPLERS = ("tpe", "random", "cmaes", "gp", "grid", "qmc", "nsga2")
-PRUNERS = ("none", "median", "hyperband", "successive_halving")
+PRUNERS = ("none", "median", "hyperband", "successive_halving", "asha")
 
 
 def make_sampler(
@@ -51,17 +51,28 @@ def make_sampler(
     raise ConfigError(msg)
 
 
-def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
-    """Pruners act on the objective reported after every epoch of a trial."""
+def make_pruner(name: str, max_epochs: int, settings: PruningConfig | None = None) -> optuna.pruners.BasePruner:
+    """Pruners act on the objective reported after every epoch of a trial; ``settings``
+    (``search.pruning``) give the grace period, the reduction factor and the full budget."""
     import optuna
 
+    from hepopt.config.schema import PruningConfig as Defaults
+
+    settings = settings or Defaults()
     if name == "none":
         return optuna.pruners.NopPruner()
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        # Trials report after epoch e as step e; the earliest prune is at step n_warmup_steps.
+        return optuna.pruners.MedianPruner(n_startup_trials=settings.startup_trials, n_warmup_steps=settings.min_epochs)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_epochs)
-    if name == "successive_halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1)
+        return optuna.pruners.HyperbandPruner(
+            min_resource=settings.min_epochs,
+            max_resource=settings.max_epochs or max_epochs,
+            reduction_factor=settings.reduction_factor,
+        )
+    if name in ("successive_halving", "asha"):  # Optuna's is asynchronous: ASHA
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=settings.min_epochs, reduction_factor=settings.reduction_factor
+        )
     msg = f"search.pruner: unknown pruner '{name}'; available: {list(PRUNERS)}"
     raise ConfigError(msg)

@@ -74,6 +74,23 @@ class SearchSpace:
         """hepopt's default hyperparameters with the fixed ones applied: the baseline model."""
         return {**TrainParams.from_mapping({"family": self.family}).to_dict(), **self.fixed}
 
+    def defaults_point(self) -> dict[str, Any] | None:
+        """hepopt's defaults as a point of this space (its searched parameters only), to run as a
+        trial; None when a default lies outside its range or off its step (e.g. l2 = 0 with a
+        log-uniform range), where Optuna cannot take it."""
+        baseline, point = self.baseline(), {}
+        for name, spec in self.searched.items():
+            if spec.per_layer:
+                width = baseline["units"]
+                point |= {f"{name}_{i}": width for i in range(int(baseline.get("n_layers", 0)))}
+                values = [width]
+            else:
+                point[name] = baseline[name]
+                values = [baseline[name]]
+            if not all(_takes(spec, value) for value in values):
+                return None
+        return point
+
     def grid(self, source: str = "config") -> dict[str, list[Any]]:
         """The values the grid sampler walks through: categorical choices, int ranges, and float
         ranges with a ``step``.
@@ -136,6 +153,20 @@ class SearchSpace:
         if widths:
             values["layer_units"], values["units"] = tuple(int(w) for w in widths), int(widths[0])
         return values
+
+
+def _takes(spec: ParamSpec, value: Any) -> bool:
+    """Whether Optuna's ``suggest_*`` for ``spec`` can give ``value``."""
+    if spec.type == "categorical":
+        return value in (spec.choices or [])
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if not spec.low <= value <= spec.high:  # type: ignore[operator]
+        return False
+    if spec.type == "int" and value != int(value):
+        return False
+    step = spec.step or (1 if spec.type == "int" else None)
+    return step is None or abs((value - spec.low) / step - round((value - spec.low) / step)) < 1e-9  # type: ignore[operator]
 
 
 def _is_layer_width(name: str) -> bool:

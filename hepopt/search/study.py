@@ -3,6 +3,7 @@ server (``search.storage: postgresql://...``) several drivers may share one stud
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -14,6 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hepopt.config.schema import HepoptConfig
+from hepopt.cpus import training_threads, trial_workers
 from hepopt.errors import StateError
 from hepopt.search.constraints import report_constraints
 from hepopt.search.execution import FAIL, PRUNED, execute_trial, pruning_reporter
@@ -36,6 +38,7 @@ from hepopt.signals import interrupt_in, interrupt_reason
 TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 INTERRUPTED = "interrupted"
+DEFAULTS = "defaults"  # user attribute of the trial that ran hepopt's default hyperparameters
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def open_study(
         study_name=config.name,
         storage=open_storage(storage_url(config)),
         sampler=make_sampler(config.search, seed, grid),
-        pruner=make_pruner(config.search.pruner, max_epochs),
+        pruner=make_pruner(config.search.pruner, max_epochs, config.search.pruning),
         directions=directions,
         load_if_exists=True,
     )
@@ -180,28 +183,45 @@ def run_search(
     seed = config.seed + done + (os.getpid() if shared else 0)
     study = open_study(config, runner.directions, sampler_seed=seed, space=space, key=key)
     if not study.get_trials(deepcopy=False):
+        # hepopt's defaults compete as the first trial when the space can take them (else they are
+        # trained beside the study and compared, see hepopt.pipeline); then the config's points.
+        # (Not on a shared server: drivers starting together would each enqueue them.)
+        defaults = space.defaults_point() if config.search.sampler != "grid" and not shared else None
+        if defaults is not None:
+            study.enqueue_trial(defaults, user_attrs={"enqueued": True, DEFAULTS: True})
         for i, point in enumerate(config.search.enqueue):
             space.check_point(point, f"{config.source}: search.enqueue.{i}")
             study.enqueue_trial(point, user_attrs={"enqueued": True})
     remaining = max(target - done, 0)
     mine = driver_name() if shared else None
+    workers = trial_workers(config.search.workers)
+
+    def enough() -> bool:  # other drivers may be filling the same study: stop when it holds the target
+        return shared and _counted(study) >= target
+
     try:
         if remaining and config.search.backend == "ray":
             from hepopt.search.ray_backend import run_on_ray
 
-            run_on_ray(study, config, space, runner, remaining, callbacks or [])
+            run_on_ray(study, config, space, runner, remaining, callbacks or [], enough)
+        elif side_by_side(config, remaining, workers, runner):
+            # Trials side by side in processes, one thread each (a GPU run stays in this process).
+            from hepopt.search.local_pool import ProcessPool
+            from hepopt.search.parallel_trials import run_parallel
+
+            pool = ProcessPool(runner, min(workers, remaining), training_threads(config.training.threads))
+            run_parallel(study, config, space, runner, remaining, callbacks or [], pool, enough)
         elif remaining:
             study.optimize(
                 _objective_function(config, space, runner, driver=mine),
                 n_trials=remaining,
                 timeout=config.search.timeout,
-                # Other drivers may be filling the same study: stop when it holds the target.
                 callbacks=[*(callbacks or []), _stop_at(target)],
             )
     except KeyboardInterrupt as interrupt:
         # Ctrl-C (or SIGTERM) can land outside a trial's function too (while Optuna creates or
-        # records a trial, or with trials in flight on Ray): whatever it left RUNNING is marked here.
-        _fail_running(study, interrupt_reason(interrupt), mine)
+        # records a trial, or with trials in flight in workers): whatever it left RUNNING is marked.
+        _mark_interrupted(study, interrupt, mine)
         raise
     except Exception as error:
         # Ctrl-C while Optuna records a trial surfaces from its ``finally`` (or its storage's
@@ -209,9 +229,30 @@ def run_search(
         interrupt = interrupt_in(error)
         if interrupt is None:
             raise
-        _fail_running(study, interrupt_reason(interrupt), mine)
+        _mark_interrupted(study, interrupt, mine)
         raise interrupt from error
     return SearchOutcome(study, remaining, earlier, changed, restored)
+
+
+def side_by_side(config: HepoptConfig, remaining: int, workers: int, runner: TrialRunner) -> bool:
+    """Whether the local backend runs the trials in worker processes: several cores, trials
+    enough to pay for the workers' start-up (a few seconds: two rounds at least), on the CPU (a
+    GPU run stays in this process), and not a grid (its sampler walks the grid in order)."""
+    return (
+        workers > 1
+        and remaining >= 2 * workers
+        and config.search.sampler != "grid"
+        and runner.sets.train.x_tensor.device.type == "cpu"
+    )
+
+
+def _mark_interrupted(study: optuna.Study, interrupt: BaseException, driver: str | None) -> None:
+    """Mark what the interrupt left RUNNING; if the storage itself was cut off mid-commit, the
+    next run marks those trials instead (``interrupted (process stopped)``)."""
+    try:
+        _fail_running(study, interrupt_reason(interrupt), driver)
+    except Exception:
+        logging.getLogger(__name__).warning("could not mark the interrupted trials; the next run will", exc_info=True)
 
 
 def _fail_running(study: optuna.Study, why: str, driver: str | None = None) -> None:

@@ -45,6 +45,7 @@ class TrialRunner:
     seed: int = 0
     adversary: AdversarySpec | None = None
     constraints: tuple[Constraint, ...] = ()
+    early_stopping: str = "val_loss"  # or "objective": the first objective on validation
 
     @property
     def directions(self) -> list[str]:
@@ -88,7 +89,8 @@ class TrialRunner:
                 params, train, val, adv_train, adv_val, spec, seed=self.seed, select=select, on_epoch=on_epoch
             )
         else:
-            trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch)
+            monitor = self._selection_score(params) if self.early_stopping == "objective" else None
+            trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch, monitor=monitor)
         classifier = Classifier(trained.model, self.sets.scaler, self.sets.feature_names, params)
         inputs = objective_inputs(classifier, self.sets, "validation", variations=self.needs_variations)
         results = tuple(objective.evaluate(inputs) for objective in self.objectives)

@@ -197,6 +197,7 @@ class Export(Stage):
                 )
             ],
             "data_fingerprint": context.artifacts.get("prepare", {}).get("fingerprint"),
+            "model_from": summary.get("model_from", ""),  # which events it was trained on, how chosen
         }
         formats = config.export.formats if config.export else []
         files = export_classifier(

@@ -16,7 +16,7 @@ from typing import Any
 
 from hepopt.config.schema import HepoptConfig
 from hepopt.errors import OutputError, describe_os_error, is_output_problem
-from hepopt.signals import interrupt_reason
+from hepopt.signals import interrupt_in, interrupt_reason
 from hepopt.stages.base import Stage, StageContext
 
 MANIFEST = "manifest.json"
@@ -108,13 +108,18 @@ def _run_in_order(context: StageContext, stages: list[Stage], *, force: bool) ->
         _write_manifest(config, stage.name, manifest)
         try:
             artifacts = stage.run(context)
-        except KeyboardInterrupt as interrupt:
-            # Like a killed process: what finished is saved and the next run resumes the stage.
-            why = interrupt_reason(interrupt)
-            _write_manifest(config, stage.name, manifest | {"state": "interrupted", "error": why})
-            log.warning("stage %s: interrupted (%s); the same command resumes it", stage.name, why)
-            raise
         except BaseException as err:
+            # Ctrl-C or SIGTERM, also when a library turned it into an error of its own: like a
+            # killed process, what finished is saved and the next run resumes the stage.
+            interrupt = err if isinstance(err, KeyboardInterrupt) else interrupt_in(err)
+            if interrupt is not None:
+                why = interrupt_reason(interrupt)
+                with contextlib.suppress(OSError):
+                    _write_manifest(config, stage.name, manifest | {"state": "interrupted", "error": why})
+                log.warning("stage %s: interrupted (%s); the same command resumes it", stage.name, why)
+                if interrupt is err:
+                    raise
+                raise interrupt from err
             with contextlib.suppress(OSError):  # the disk may be what failed
                 failed = {"state": "failed", "error": f"{type(err).__name__}: {err}"}
                 _write_manifest(config, stage.name, manifest | failed)

@@ -42,6 +42,7 @@ class TrainParams:
     signal_weight: float = 1.0
     max_epochs: int = 50
     patience: int = 5
+    min_delta: float = 0.0  # early stopping: an epoch is better only by more than this
     # Adversarial training (Louppe, Kagan, Cranmer 2017); adv_lambda = 0 trains without adversary.
     adv_lambda: float = 0.0
     adv_steps: int = 5
@@ -105,6 +106,7 @@ class TrainParams:
             "signal_weight": self.signal_weight > 0.0,
             "max_epochs": self.max_epochs >= 1,
             "patience": self.patience >= 1,
+            "min_delta": self.min_delta >= 0.0,
             "adv_lambda": self.adv_lambda >= 0.0,
             "adv_steps": self.adv_steps >= 1,
             "adv_layers": self.adv_layers >= 1,

@@ -94,10 +94,15 @@ def train_classifier(
     *,
     seed: int = 0,
     on_epoch: EpochCallback | None = None,
+    monitor: Callable[[nn.Module], float] | None = None,
 ) -> TrainResult:
     """Train a model of ``params.family`` with the optimiser and schedule of ``params`` (a family
     not trained by gradient descent fits itself); returns it with the weights of its best
     validation epoch, in eval mode.
+
+    Early stopping watches the validation loss, or ``monitor(model)`` (higher is better, e.g. the
+    objective on validation) when given: training stops after ``params.patience`` epochs without
+    an improvement larger than ``params.min_delta``.
 
     Raises:
         TrainingError: the loss became NaN or infinite (the search records the trial as failed).
@@ -115,7 +120,7 @@ def train_classifier(
         shuffle = torch.Generator(device=device).manual_seed(seed)
         penalised = [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
         result = TrainResult(model)
-        best_state, best_loss, since_best = None, float("inf"), 0
+        best_state, best_score, since_best = None, float("inf"), 0
         for epoch in range(params.max_epochs):
             train_loss = train_epoch(model, optimizer, train, params, shuffle, penalised)
             if schedule is not None:
@@ -127,8 +132,11 @@ def train_classifier(
             result.history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss})
             if on_epoch is not None:
                 on_epoch(epoch + 1, train_loss, val_loss, model)
-            if val_loss < best_loss:
-                best_loss, since_best, result.best_epoch = val_loss, 0, epoch
+            score = val_loss if monitor is None else -monitor(model)  # lower is better
+            if monitor is not None:
+                result.history[-1]["monitored"] = -score
+            if score < best_score - params.min_delta or best_state is None:
+                best_score, since_best, result.best_epoch = score, 0, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 since_best += 1

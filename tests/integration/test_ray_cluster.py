@@ -179,6 +179,13 @@ def test_a_driver_outside_the_cluster_joins_through_ray_client(
     raw["search"] = {"workers": 2, "n_trials": 2, "sampler": "random"}
     path = write_config(tmp_path, raw)
     done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.client, "--quiet", prefix=ray_cluster.prefix)
+    if "Starting Ray client server failed" in done.stderr:
+        # Ray's proxier takes its per-client server's start-up shim exiting for a failure when the
+        # machine is busy (seen under CI load; the server's own log is empty): Ray's race, not
+        # hepopt's. A second connection gets a new server.
+        done = run_hepopt(
+            "optimize", str(path), "--ray-address", ray_cluster.client, "--quiet", prefix=ray_cluster.prefix
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     study = optuna.load_study(
         study_name="client", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"

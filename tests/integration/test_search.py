@@ -86,7 +86,15 @@ def test_median_pruner_stops_enqueued_bad_trials(samples_dir: Path, tmp_path: Pa
         samples_dir,
         tmp_path,
         name="prune",
-        search={"sampler": "tpe", "pruner": "median", "n_trials": 5, "enqueue": [good, good, good, bad, bad]},
+        # One trial at a time: with trials side by side, which have finished when a trial reports
+        # (what the median is taken over) depends on timing.
+        search={
+            "sampler": "tpe",
+            "pruner": "median",
+            "n_trials": 5,
+            "workers": 1,
+            "enqueue": [good, good, good, bad, bad],
+        },
     )
     raw_space = dict(config.model.space)
     assert raw_space["max_epochs"] == 4
@@ -220,6 +228,7 @@ def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_p
 
     raw = analysis_config(samples_dir, name="cv_pipeline")
     raw["search"] = {"n_trials": 1, "cross_validation": {"folds": 2, "by": "random"}}
+    raw["model"]["space"].pop("l2")  # the defaults fit the space: they are the (one) trial
     result = optimize(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
     study = optuna.load_study(
         study_name="cv_pipeline", storage=f"sqlite:///{tmp_path / 'results' / 'optimize' / 'study.db'}"

@@ -65,7 +65,8 @@ def test_two_drivers_fill_one_study_on_postgresql(postgres_url: str, samples_dir
     drivers = []
     for name in ("a", "b"):  # two analysts' machines: their own output folders, one study
         raw = analysis_config(samples_dir, name="shared", output=f"results_{name}", export=None)
-        raw["search"] = {"storage": postgres_url, "sampler": "random", "n_trials": 6}
+        # One trial at a time per driver: each may finish the one it has in flight at the target.
+        raw["search"] = {"storage": postgres_url, "sampler": "random", "n_trials": 6, "workers": 1}
         path = write_config(tmp_path / name, raw)
         command = [sys.executable, "-m", "hepopt.cli", "optimize", str(path), "--quiet"]
         drivers.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
@@ -86,11 +87,14 @@ def test_two_drivers_fill_one_study_on_postgresql(postgres_url: str, samples_dir
     summaries = [json.loads((tmp_path / n / f"results_{n}" / "optimize" / "summary.json").read_text()) for n in "ab"]
     assert max(s["n_complete"] for s in summaries) == len(trials)
     best = max(trials, key=lambda t: t.value)
-    assert any(s["best"]["number"] == best.number for s in summaries)
     for summary in summaries:
+        if summary["best_is_defaults"]:  # hepopt's defaults (outside the space) beat every trial
+            assert summary["best"]["validation"][0] > best.value
+            continue
         assert summary["best"]["validation"][0] == pytest.approx(
             next(t.value for t in trials if t.number == summary["best"]["number"])
         )
+    assert any(s["best"]["number"] == best.number or s["best_is_defaults"] for s in summaries)
 
 
 def test_a_trial_whose_driver_died_is_marked_and_not_counted(
