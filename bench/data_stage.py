@@ -3,7 +3,7 @@
 Each variant runs in its own process (so peak memory is its own); prints events/s, peak RSS and
 the ratios. Uses the example analysis' samples, written first if absent.
 
-    python bench/data_stage.py [--scale 1.0] [--json out.json]
+    python bench/data_stage.py [--scale 1.0] [--repeats 3] [--json out.json]
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ print(json.dumps({"events": n, "seconds": elapsed, "peak_rss_mb": resource.getru
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="sample size relative to the example's")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each, interleaved; the best counts")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
@@ -71,7 +72,7 @@ def main() -> None:
     bench_config = ROOT / "bench" / ".data_stage.yaml"
     bench_config.write_text(config)
     runs = {}
-    for mode in ("uproot", "hepopt", "uproot", "hepopt"):  # interleaved; best of two
+    for mode in ("uproot", "hepopt") * args.repeats:  # interleaved; the best of each
         out = subprocess.run(
             [sys.executable, "-c", CHILD, mode, str(bench_config)], capture_output=True, text=True, check=True
         )

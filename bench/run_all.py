@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -32,6 +33,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "ray_scaling": (["--trials", "16", "--repeats", "2"], ["--trials", "6", "--repeats", "1", "--scale", "0.1"]),
     "elimination": ([], ["--scale", "0.05"]),
     "example_end_to_end": ([], ["--trials", "3"]),
+    "busy_machine": (["--trials", "6", "--scale", "0.25"], ["--trials", "4", "--scale", "0.1"]),
 }
 
 
@@ -68,6 +70,15 @@ def headlines(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
              f"{r[m]['seconds']:.1f} s, {r[m]['n_selected']} of {r[m]['n_start']} kept, test AUC {r[m]['selected_auc_test']:.4f} vs {r['all_variables_auc_test']:.4f} with all")
             for m in ("shuffle", "hybrid", "retrain") if m in r
         ],
+        "busy_machine": lambda: [
+            ("local ÷ Ray time per trial, 2 busy processes beside (target ≥ 0.9)", f"{r['local_over_ray_time_per_trial']:.2f}",
+             f"{r['local']['train_seconds_per_trial']:.2f} s local, {r['ray']['train_seconds_per_trial']:.2f} s Ray (niced workers), load {r['local']['load']}"),
+            ("local ÷ Ray trials per minute, same load", f"{r['local_over_ray_throughput']:.2f}", f"{r['local']['trials_per_minute']} vs {r['ray']['trials_per_minute']}"),
+            ("local now ÷ the old local default (one trial at a time, all-core threads)", f"{r['local_now_over_old_local_throughput']:.2f}",
+             f"{r['old_local']['trials_per_minute']} trials/min before"),
+            ("bare torch loop, all-core threads ÷ 1 thread, loaded", f"{r['bare_loop_all_threads_over_one_loaded']:.1f}",
+             f"quiet: {r['bare_loop_quiet']['threads_all']:.2f} s vs {r['bare_loop_quiet']['threads_1']:.2f} s"),
+        ],
         "example_end_to_end": lambda: [
             ("README example: time in trials ÷ wall time", f"{r['trials_over_wall']:.2f}",
              f"{r['trials']} trials, {r['wall_s']:.0f} s wall; test Z {r['baseline_test_significance']} → {r['best_test_significance']}"),
@@ -91,13 +102,14 @@ def main() -> None:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             command = [sys.executable, str(HERE / f"{name}.py"), *(quick if args.quick else full), "--json", out.name]
             print(f"== {name}: {' '.join(command[1:])}", flush=True)
-            start = time.perf_counter()
+            start, load_before = time.perf_counter(), os.getloadavg()[0]
             done = subprocess.run(command, cwd=HERE, check=False)
             seconds = time.perf_counter() - start
+            load = round(max(load_before, os.getloadavg()[0]), 2)  # what the machine was doing meanwhile
             if done.returncode != 0:
                 results[name] = {"error": f"exit code {done.returncode}", "seconds": round(seconds, 1)}
                 continue
-            results[name] = {**json.loads(Path(out.name).read_text()), "bench_seconds": round(seconds, 1)}
+            results[name] = {**json.loads(Path(out.name).read_text()), "bench_seconds": round(seconds, 1), "load": load}
     meta = {
         "when": datetime.datetime.now(tz=datetime.timezone.utc).isoformat(timespec="seconds"),
         "quick": args.quick,
@@ -111,13 +123,16 @@ def main() -> None:
         pass
     (args.out / "latest.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     lines = [f"# hepopt benchmarks ({meta['when']}{', quick' if args.quick else ''})", "", meta["machine"], ""]
-    lines += ["| benchmark | figure | value | baseline, measured in the same run |", "|---|---|---|---|"]
+    lines += [
+        "| benchmark | figure | value | baseline, measured in the same run | load |",
+        "|---|---|---|---|---|",
+    ]
     for name, r in results.items():
         if "error" in r:
-            lines.append(f"| {name} | failed | {r['error']} | |")
+            lines.append(f"| {name} | failed | {r['error']} | | |")
             continue
         for figure, value, baseline in headlines(name, r):
-            lines.append(f"| {name} | {figure} | {value} | {baseline} |")
+            lines.append(f"| {name} | {figure} | {value} | {baseline} | {r['load']} |")
     (args.out / "latest.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     failed = [n for n, r in results.items() if "error" in r]
