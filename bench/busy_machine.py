@@ -85,10 +85,10 @@ def main() -> None:
     from example_analysis import example_config
 
     from hepopt.config import config_from_dict
-    from hepopt.cpus import usable_cpus
     from hepopt.data.stage import prepare_data
-    from hepopt.pipeline import search_objects
+    from hepopt.runtime.cpus import usable_cpus
     from hepopt.search.study import run_search
+    from hepopt.stages.plan import make_plan
 
     cores = usable_cpus()
     raw, work = example_config("hepopt.yaml", args.scale, "hepopt-busy-bench-")
@@ -114,7 +114,8 @@ def main() -> None:
             raw["training"] = {"threads": cores} if name == "old_local" else {}
             config = config_from_dict(raw, work / f"{name}_{repeat}" / "hepopt.yaml")
             table = prepare_data(config, progress=False)
-            space, runner = search_objects(config, table, None)
+            plan = make_plan(config)
+            space, runner = plan.space, plan.search_runner(table, None)
             import torch
 
             torch.set_num_threads(config.training.threads or 1)

@@ -31,13 +31,13 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from example_analysis import example_config
 
+    from hepopt.api import eliminate
     from hepopt.config import config_from_dict
     from hepopt.data.stage import prepare_data
-    from hepopt.metrics import weighted_roc_auc
+    from hepopt.models.params import TrainParams
     from hepopt.objectives import make_objective
-    from hepopt.pipeline import eliminate
-    from hepopt.search.trial import TrialRunner
-    from hepopt.training.params import TrainParams
+    from hepopt.scoring.trial import TrialRunner
+    from hepopt.stats.metrics import weighted_roc_auc
     from hepopt.training.sets import TrainingSets
 
     raw, work = example_config("hepopt_eliminate.yaml", args.scale, "hepopt-elim-bench-")

@@ -42,9 +42,9 @@ def main() -> None:
     from hepopt.config import config_from_dict
     from hepopt.data.stage import prepare_data
     from hepopt.objectives import make_objective
+    from hepopt.scoring.trial import TrialRunner
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import run_search
-    from hepopt.search.trial import TrialRunner
     from hepopt.training.sets import TrainingSets
 
     raw, work = example_config("hepopt.yaml", args.scale, "hepopt-ray-bench-")

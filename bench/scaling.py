@@ -21,7 +21,7 @@ n, f = int(sys.argv[1]), int(sys.argv[2])
 sys.path.insert(0, sys.argv[3])
 from trainer import toy_table
 from hepopt.objectives import make_objective
-from hepopt.search.trial import objective_inputs
+from hepopt.scoring.trial import objective_inputs
 from hepopt.training import TrainParams, train_classifier
 from hepopt.training.classifier import Classifier
 from hepopt.training.sets import TrainingSets

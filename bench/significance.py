@@ -36,7 +36,7 @@ def main() -> None:
     from hepopt.config import config_from_dict
     from hepopt.data.stage import prepare_data
     from hepopt.objectives import make_objective
-    from hepopt.search.trial import TrialRunner, objective_inputs
+    from hepopt.scoring.trial import TrialRunner, objective_inputs
     from hepopt.training import TrainParams
     from hepopt.training.sets import TrainingSets
 

@@ -18,7 +18,7 @@ import torch
 
 from hepopt.data.table import EventTable
 from hepopt.objectives import make_objective
-from hepopt.search.trial import TrialRunner
+from hepopt.scoring.trial import TrialRunner
 from hepopt.training import Batchable, TrainParams, train_classifier
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import build_model, weighted_bce

@@ -38,8 +38,8 @@ _LAZY = {
     "ObjectiveInputs": "hepopt.objectives.base",
     "ObjectiveResult": "hepopt.objectives.base",
     "load_config": "hepopt.config.loader",
-    "eliminate": "hepopt.pipeline",
-    "optimize": "hepopt.pipeline",
+    "eliminate": "hepopt.api",
+    "optimize": "hepopt.api",
     "prepare_data": "hepopt.data.stage",
 }
 

@@ -171,7 +171,7 @@ class ClassifierHistProcessor(processor.ProcessorABC):  # type: ignore[misc]
 def pyhf_workspace(h: Any, config: HepoptConfig, measurement: str | None = None) -> dict[str, Any]:
     """A pyhf workspace of the classifier output: one sample per dataset, ``mu`` on the signal
     ones, a histosys per systematic (``x_up``/``x_down`` pairs), Asimov data (the nominal sum)."""
-    from hepopt.profiled_significance import group_variations, histosys_spec
+    from hepopt.stats.histosys import histosys_spec, nuisance_templates
 
     datasets = list(h.axes["dataset"])
     variations = [v for v in h.axes["variation"] if v != NOMINAL]
@@ -181,15 +181,7 @@ def pyhf_workspace(h: Any, config: HepoptConfig, measurement: str | None = None)
 
     nominal = {d: values(d, NOMINAL) for d in datasets}
     signal = {d for d in datasets if config.datasets[d].role == "signal"}
-    systematics: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-    for nuisance, (up, down) in group_variations(variations).items():
-        per_sample = {}
-        for d in datasets:
-            hi = values(d, up)
-            lo = values(d, down) if down is not None else 2 * nominal[d] - hi  # one-sided: symmetrised
-            if not (np.allclose(hi, nominal[d]) and np.allclose(lo, nominal[d])):
-                per_sample[d] = (hi, lo)
-        systematics[nuisance] = per_sample
+    systematics = nuisance_templates(nominal, variations, lambda variation, d: values(d, variation))
     spec = histosys_spec(nominal, signal, systematics)
     observed = np.sum([nominal[d] for d in datasets], axis=0)
     return {

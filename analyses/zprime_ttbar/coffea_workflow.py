@@ -36,7 +36,7 @@ def main() -> None:
 
     import hepopt
     from hepopt.config import load_config
-    from hepopt.profiled_significance import pyhf_asimov_significance_profiled
+    from hepopt.stats.pyhf_fit import asimov_discovery_significance
     from hepopt.workflow import ClassifierHistProcessor, feature_processor, fileset, pyhf_workspace
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -53,7 +53,7 @@ def main() -> None:
     folder = config.output_dir
     (folder / "workspace.json").write_text(json.dumps(workspace, indent=2))
     pyhf.Workspace(workspace)  # schema check
-    z = pyhf_asimov_significance_profiled({"channels": workspace["channels"]})
+    z = asimov_discovery_significance({"channels": workspace["channels"]})
 
     plt.style.use(mplhep.style.CMS)
     fig, ax = plt.subplots(figsize=(9, 7))

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
-from hepopt.evaluation import evaluate_classifier
 from hepopt.objectives import make_objective
 from hepopt.results.plots import variation_plot
-from hepopt.search.trial import TrialRunner
+from hepopt.scoring.evaluation import evaluate_classifier
+from hepopt.scoring.trial import TrialRunner
 from hepopt.training import TrainParams
 from hepopt.training.adversary import AdversarySpec
 from hepopt.training.sets import TrainingSets

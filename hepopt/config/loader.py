@@ -245,10 +245,9 @@ def _check_expressions(config: HepoptConfig, source: str | Path) -> None:
 
 
 def _check_eliminate(config: HepoptConfig, fail: Callable[[str, str], None]) -> None:
-    """Groups name each variable once (and only known ones, when no callable adds more); fixed
-    hyperparameters are ones the trainer knows."""
-    from hepopt.training.params import TrainParams
-
+    """Groups name each variable once (and only known ones, when no callable adds more). Whether
+    ``eliminate.params`` names hyperparameters the trainer knows is the plan's check
+    (:func:`hepopt.stages.plan.make_plan`): the model families are above the config."""
     eliminate = config.eliminate
     assert eliminate is not None
     entries = config.feature_entries()
@@ -262,6 +261,3 @@ def _check_eliminate(config: HepoptConfig, fail: Callable[[str, str], None]) -> 
             if not has_callables and member not in known:
                 fail(f"eliminate.groups.{group}", f"unknown variable '{member}'; variables are {sorted(known)}")
             seen[member] = group
-    unknown = sorted(set(eliminate.params) - set(TrainParams.names()))
-    if unknown:
-        fail("eliminate.params", f"unknown hyperparameter(s) {unknown}; known: {sorted(TrainParams.names())}")

@@ -19,12 +19,12 @@ import torch
 
 from hepopt.config.schema import EliminateConfig
 from hepopt.elimination.importance import Importance, shuffle_drops
+from hepopt.models.params import TrainParams
 from hepopt.objectives.base import Objective
-from hepopt.parallel import TaskPool
-from hepopt.search.trial import TrialRunner
+from hepopt.scoring.trial import TrialRunner
+from hepopt.search.task_pool import TaskPool
 from hepopt.training.adversary import AdversarySpec
 from hepopt.training.classifier import Classifier
-from hepopt.training.params import TrainParams
 from hepopt.training.sets import TrainingSets
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from hepopt.objectives.base import Objective
-from hepopt.search.trial import objective_inputs
+from hepopt.scoring.trial import objective_inputs
 from hepopt.training.classifier import Classifier
 from hepopt.training.sets import SplitArrays, TrainingSets
 

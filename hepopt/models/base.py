@@ -13,13 +13,65 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
+    import torch
     from torch import nn
 
-    from hepopt.training.params import TrainParams
-    from hepopt.training.trainer import Batchable, TrainResult
+
+@dataclass(frozen=True)
+class Batchable:
+    """Standardised features, labels and training weights as tensors on one device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    w: torch.Tensor
+
+    @classmethod
+    def from_numpy(cls, x: np.ndarray, y: np.ndarray, w: np.ndarray, device: str | torch.device) -> Batchable:
+        import numpy as np
+        import torch
+
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32), device=device)
+
+        return cls(tensor(x), tensor(y), tensor(w))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class TrainResult:
+    """A trained (or fit) model, its per-epoch history and the epoch it was kept at."""
+
+    model: nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+    @property
+    def best_val_loss(self) -> float:
+        return self.history[self.best_epoch]["val_loss"]
+
+
+class FitParams(Protocol):
+    """What :meth:`ModelFamily.fit` is given: a :class:`hepopt.models.params.TrainParams` (the
+    family's architecture values in ``arch``, the training's by name; those read here and more)."""
+
+    @property
+    def arch(self) -> Mapping[str, Any]: ...
+    @property
+    def learning_rate(self) -> float: ...
+    @property
+    def max_epochs(self) -> int: ...
+    @property
+    def patience(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
 
 
 class ModelFamily(ABC):
@@ -57,7 +109,7 @@ class ModelFamily(ABC):
         model.load_state_dict(dict(state))
         return model
 
-    def fit(self, params: TrainParams, train: Batchable, val: Batchable, seed: int) -> TrainResult:
+    def fit(self, params: FitParams, train: Batchable, val: Batchable, seed: int) -> TrainResult:
         """Train without hepopt's gradient loop (families with ``gradient_trained = False``)."""
         msg = f"model family {self.name!r} is trained by hepopt's trainer, not fit"
         raise NotImplementedError(msg)

@@ -13,14 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from hepopt.errors import TrainingError
-from hepopt.models.base import ModelFamily
+from hepopt.models.base import Batchable, FitParams, ModelFamily, TrainResult
 from hepopt.models.tree_ensemble import TreeEnsemble
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from hepopt.training.params import TrainParams
-    from hepopt.training.trainer import Batchable, TrainResult
 
 
 class HistGradientBoosting(ModelFamily):
@@ -64,14 +61,12 @@ class HistGradientBoosting(ModelFamily):
         model.load_state_dict(dict(state))
         return model
 
-    def fit(self, params: TrainParams, train: Batchable, val: Batchable, seed: int) -> TrainResult:
+    def fit(self, params: FitParams, train: Batchable, val: Batchable, seed: int) -> TrainResult:
         """Boost on ``train`` with its training weights, stop early on ``val``'s weighted loss,
         keep the trees up to the best validation iteration."""
         import torch
         from sklearn.ensemble import HistGradientBoostingClassifier
         from threadpoolctl import threadpool_limits
-
-        from hepopt.training.trainer import TrainResult
 
         arch = params.arch
         start = time.perf_counter()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hepopt.objectives.base import ObjectiveInputs
-from hepopt.significance import DEFAULT_MIN_BACKGROUND, flat_signal_edges
+from hepopt.stats.binning import DEFAULT_MIN_BACKGROUND, flat_signal_edges, merged_yields
 
 BINNINGS = ("fixed", "flat_signal")
 
@@ -66,3 +66,8 @@ class Binning:
             return self.edges
         signal = inputs.labels == 1
         return flat_signal_edges(inputs.scores[signal], inputs.weights[signal], len(self.edges) - 1)
+
+    def yields(self, inputs: ObjectiveInputs) -> tuple[np.ndarray, np.ndarray]:
+        """Signal and background yields per bin of this classifier, low-background bins merged."""
+        edges = self.edges_for(inputs)
+        return merged_yields(inputs.scores, inputs.labels, inputs.weights, edges, self.min_background)

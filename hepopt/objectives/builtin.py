@@ -6,16 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hepopt.metrics import weighted_bce, weighted_roc_auc
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
 from hepopt.objectives.binning import Binning
-from hepopt.significance import (
-    DEFAULT_MIN_BACKGROUND,
-    asimov_significance_closed_form,
-    binned_yields,
-    merge_low_background,
-    pyhf_asimov_significance,
-)
+from hepopt.stats.binning import DEFAULT_MIN_BACKGROUND
+from hepopt.stats.metrics import weighted_bce, weighted_roc_auc
+from hepopt.stats.significance import asimov_significance_closed_form, pyhf_asimov_significance
 
 
 class AsimovSignificance(Objective):
@@ -48,8 +43,7 @@ class AsimovSignificance(Objective):
         self.method = method
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
-        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.binning.edges_for(inputs))
-        s, b = merge_low_background(s, b, self.binning.min_background)
+        s, b = self.binning.yields(inputs)
         s = np.clip(s, 0.0, None)
         significance = pyhf_asimov_significance if self.method == "pyhf" else asimov_significance_closed_form
         z = significance(s, b)

@@ -1,5 +1,5 @@
 """Objectives on cuts and shapes of the classifier output (thin classes over
-:mod:`hepopt.figures_of_merit`)."""
+:mod:`hepopt.stats.figures_of_merit`)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hepopt.figures_of_merit import (
+from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
+from hepopt.objectives.binning import Binning
+from hepopt.stats.binning import DEFAULT_MIN_BACKGROUND
+from hepopt.stats.figures_of_merit import (
     asimov_log_likelihood_ratio,
     asimov_significance_with_uncertainty,
     background_rejection,
     best_cut_significance,
     separation_power,
 )
-from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
-from hepopt.objectives.binning import Binning
-from hepopt.significance import DEFAULT_MIN_BACKGROUND, binned_yields, merge_low_background
 
 
 def _fraction(value: float, what: str) -> float:
@@ -104,8 +104,7 @@ class AsimovWithUncertainty(Objective):
         self.binning = Binning.from_options(bins, binning, min_background)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
-        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.binning.edges_for(inputs))
-        s, b = merge_low_background(s, b, self.binning.min_background)
+        s, b = self.binning.yields(inputs)
         z = asimov_significance_with_uncertainty(np.clip(s, 0.0, None), b, self.relative_uncertainty)
         return ObjectiveResult(z, {"signal": float(s.sum()), "background": float(b.sum())})
 
@@ -141,7 +140,6 @@ class LogLikelihoodRatio(Objective):
         self.binning = Binning.from_options(bins, binning, min_background)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
-        s, b = binned_yields(inputs.scores, inputs.labels, inputs.weights, self.binning.edges_for(inputs))
-        s, b = merge_low_background(s, b, self.binning.min_background)
+        s, b = self.binning.yields(inputs)
         q = asimov_log_likelihood_ratio(self.signal_strength * np.clip(s, 0.0, None), b, self.test)
         return ObjectiveResult(q, {"significance": float(np.sqrt(max(q, 0.0))), "bins": float(len(s))})

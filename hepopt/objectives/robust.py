@@ -8,15 +8,11 @@ import numpy as np
 
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult
 from hepopt.objectives.binning import Binning, bin_edges
-from hepopt.profiled_significance import group_variations, histosys_spec, pyhf_asimov_significance_profiled
-from hepopt.robustness import output_shift
-from hepopt.significance import (
-    DEFAULT_MIN_BACKGROUND,
-    apply_merge,
-    asimov_significance_closed_form,
-    histogram,
-    merge_map,
-)
+from hepopt.stats.binning import DEFAULT_MIN_BACKGROUND, apply_merge, histogram, merge_map
+from hepopt.stats.histosys import histosys_spec, nuisance_templates
+from hepopt.stats.pyhf_fit import asimov_discovery_significance
+from hepopt.stats.robustness import output_shift
+from hepopt.stats.significance import asimov_significance_closed_form
 
 
 class RobustSignificance(Objective):
@@ -57,15 +53,14 @@ class RobustSignificance(Objective):
         mapping = merge_map(background, self.binning.min_background)
         merged = {n: apply_merge(h, mapping) for n, h in nominal.items()}
 
-        variations: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-        for nuisance, (up, down) in group_variations(tuple(inputs.variations)).items():
-            per_sample = {}
-            for d in inputs.variations[up].affected:
-                hi = apply_merge(_varied(inputs, up, d, edges), mapping)
-                lo = apply_merge(_varied(inputs, down, d, edges), mapping) if down else 2 * merged[names[d]] - hi
-                per_sample[names[d]] = (hi, lo)
-            variations[nuisance] = per_sample
-        z = pyhf_asimov_significance_profiled(histosys_spec(merged, signal, variations))
+        def varied(variation: str, sample: str) -> np.ndarray | None:
+            d = names.index(sample)
+            if d not in inputs.variations[variation].affected:
+                return None
+            return apply_merge(_varied(inputs, variation, d, edges), mapping)
+
+        variations = nuisance_templates(merged, tuple(inputs.variations), varied)
+        z = asimov_discovery_significance(histosys_spec(merged, signal, variations))
         s = np.clip(sum(merged[n] for n in signal), 0.0, None)
         b = sum(h for n, h in merged.items() if n not in signal)
         z_stat = asimov_significance_closed_form(s, b)

@@ -9,7 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from hepopt.metrics import weighted_ks
+from hepopt.stats.metrics import weighted_ks
 
 N_BINS = 25
 P = ParamSpec("P")
@@ -118,9 +118,9 @@ def variation_plot(classifier: object, sets: object, split: str, path: Path, tit
     """
     import mplhep
 
-    from hepopt.robustness import CLASSES, jensen_shannon
-    from hepopt.search.trial import objective_inputs
-    from hepopt.significance import histogram
+    from hepopt.scoring.trial import objective_inputs
+    from hepopt.stats.binning import histogram
+    from hepopt.stats.robustness import CLASSES, jensen_shannon
 
     inputs = objective_inputs(classifier, sets, split)  # type: ignore[arg-type]
     edges = np.linspace(0.0, 1.0, N_BINS + 1)
@@ -163,8 +163,8 @@ def roc_plot(
 
     Returns the AUC per label.
     """
-    from hepopt.figures_of_merit import yields_above_cuts
-    from hepopt.metrics import weighted_roc_auc
+    from hepopt.stats.figures_of_merit import yields_above_cuts
+    from hepopt.stats.metrics import weighted_roc_auc
 
     plt = figures()
     fig, ax = plt.subplots(figsize=(9, 7))

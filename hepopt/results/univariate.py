@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from hepopt.data.table import EventTable
-from hepopt.figures_of_merit import shape_separation
-from hepopt.metrics import weighted_roc_auc
 from hepopt.results.plots import figures, save_figure, styled
+from hepopt.stats.figures_of_merit import shape_separation
+from hepopt.stats.metrics import weighted_roc_auc
 
 BINS = 40
 

@@ -1,5 +1,5 @@
-"""Constraints on a trial's classifier (``constraints:`` in the config): objectives that must stay
-within bounds, e.g. ``roc_auc >= 0.9`` or ``output_shift <= 0.02``.
+"""Constraints in the search (:class:`hepopt.scoring.constraints.Constraint`: an objective within
+bounds, e.g. ``roc_auc >= 0.9``).
 
 A trial records each constraint's value and its violation (Optuna's convention: > 0 violated,
 <= 0 satisfied), and reports the violations to Optuna (``Trial.set_constraint``), whose samplers
@@ -13,59 +13,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hepopt.objectives.base import Objective
+from hepopt.scoring.constraints import Constraint, constraints_from_config
 
 if TYPE_CHECKING:
     import optuna
 
-    from hepopt.config.schema import HepoptConfig
+__all__ = [
+    "Constraint",
+    "constraint_attrs",
+    "constraints_from_config",
+    "is_feasible",
+    "pareto_front",
+    "ranked_trials",
+    "report_constraints",
+]
 
 FEASIBLE = "feasible"  # recorded for the trials table; decisions recompute it
-
-
-@dataclass(frozen=True)
-class Constraint:
-    objective: Objective
-    low: float | None = None
-    high: float | None = None
-    key: str = ""  # the trial's user attribute holding the value ("constraint: roc_auc")
-
-    @property
-    def label(self) -> str:
-        """As a person writes it: ``roc_auc >= 0.9``, ``0.1 <= output_shift <= 0.2``."""
-        name = self.objective.name
-        if self.low is not None and self.high is not None:
-            return f"{self.low:g} <= {name} <= {self.high:g}"
-        return f"{name} >= {self.low:g}" if self.low is not None else f"{name} <= {self.high:g}"
-
-    def violation(self, value: float) -> float:
-        """How far ``value`` lies outside the bounds (<= 0 inside); a non-finite value violates."""
-        if not math.isfinite(value):
-            return math.inf
-        parts = [self.low - value] if self.low is not None else []
-        parts += [value - self.high] if self.high is not None else []
-        return max(parts)
-
-
-def constraints_from_config(config: HepoptConfig) -> tuple[Constraint, ...]:
-    """The config's constraints, their objectives built (a ConfigError names the bad one)."""
-    from hepopt.objectives.registry import make_objective
-
-    names = [c.name for c in config.constraints]
-    return tuple(
-        Constraint(
-            make_objective(c.name, c.options, key=f"constraints.{i}"),
-            c.min,
-            c.max,
-            f"constraint: {c.name}" if names.count(c.name) == 1 else f"constraint: {c.name}.{i}",
-        )
-        for i, c in enumerate(config.constraints)
-    )
 
 
 def constraint_attrs(constraints: Sequence[Constraint], values: Sequence[float]) -> dict[str, object]:

@@ -6,6 +6,9 @@ whether the trial completed, failed (with its reason, once, never retried) or wa
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +22,19 @@ if TYPE_CHECKING:
     from torch import nn
 
     from hepopt.config.schema import OvertrainingConfig
-    from hepopt.search.trial import TrialRunner
+    from hepopt.models.params import TrainParams
+    from hepopt.scoring.trial import TrialRunner
     from hepopt.training.classifier import Classifier
-    from hepopt.training.params import TrainParams
     from hepopt.training.trainer import EpochCallback
 
 COMPLETE, FAIL, PRUNED = "complete", "fail", "pruned"
+# Called after each finished trial (Optuna's callback signature).
+TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+
+
+def driver_name() -> str:
+    """Who runs a trial (host:pid), recorded on the trials of a study that drivers share."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass

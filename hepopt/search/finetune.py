@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hepopt.models.params import TrainParams
 from hepopt.search.constraints import ranked_trials
-from hepopt.training.params import TrainParams
 from hepopt.training.trainer import build_model
 
 if TYPE_CHECKING:
     import optuna
 
     from hepopt.config.schema import HepoptConfig
+    from hepopt.scoring.trial import TrialRunner
     from hepopt.search.space import SearchSpace
-    from hepopt.search.trial import TrialRunner
 
 _STATE = "state.pt"
 MUTABLE = ("learning_rate", "batch_size", "dropout", "adv_lambda")

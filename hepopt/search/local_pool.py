@@ -1,5 +1,5 @@
 """The local backend's workers: trials side by side in processes of this machine, one torch thread
-each (see :mod:`hepopt.cpus`), as many as the cores this process is given.
+each (see :mod:`hepopt.runtime.cpus`), as many as the cores this process is given.
 
 Each worker is a spawned process holding the prepared data, received once when it starts (torch
 moves the tensors to shared memory instead of copying them), and a pipe to the driver. It ignores
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
+    from hepopt.scoring.trial import TrialRunner
     from hepopt.search.execution import TrialRecord
-    from hepopt.search.trial import TrialRunner
 
 
 def _serve(conn: Connection, runner: TrialRunner, threads: int) -> None:

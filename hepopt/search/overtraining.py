@@ -9,8 +9,8 @@ from hepopt.training.trainer import evaluate_loss
 
 if TYPE_CHECKING:
     from hepopt.config.schema import OvertrainingConfig
-    from hepopt.search.trial import TrialOutcome, TrialRunner
-    from hepopt.training.params import TrainParams
+    from hepopt.models.params import TrainParams
+    from hepopt.scoring.trial import TrialOutcome, TrialRunner
 
 
 def overtraining_ratios(runner: TrialRunner, outcome: TrialOutcome, params: TrainParams) -> dict[str, float]:

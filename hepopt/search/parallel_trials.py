@@ -22,9 +22,9 @@ from hepopt.search.execution import COMPLETE, FAIL, PRUNED, TrialRecord, execute
 
 if TYPE_CHECKING:
     from hepopt.config.schema import HepoptConfig, OvertrainingConfig
+    from hepopt.scoring.trial import TrialRunner
+    from hepopt.search.execution import TrialCallback
     from hepopt.search.space import SearchSpace
-    from hepopt.search.study import TrialCallback
-    from hepopt.search.trial import TrialRunner
 
 WORKER_DIED = "worker died during the trial"
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def execute_for_driver(
 ) -> TrialRecord:
     """One trial in a worker: train and score it, report its epochs to the study for pruning,
     and send back plain tensors instead of a live module."""
-    from hepopt.training.params import TrainParams
+    from hepopt.models.params import TrainParams
 
     train_params = TrainParams.from_mapping(params)
     reporter = None
@@ -89,8 +89,8 @@ def run_parallel(
 ) -> None:
     """Run ``n_trials`` trials, ``pool.size`` at a time; no new one once the timeout has passed
     or ``enough()`` says so (other drivers filled a shared study)."""
+    from hepopt.search.execution import driver_name
     from hepopt.search.storage import is_shared, storage_url
-    from hepopt.search.study import driver_name
 
     shared = is_shared(storage_url(config))
     idle = list(range(pool.size))
@@ -137,7 +137,7 @@ def run_parallel(
 
 
 def _record(study: optuna.Study, trial: optuna.Trial, record: TrialRecord, runner: TrialRunner, config: Any) -> None:
-    from hepopt.search.trial import trial_model_path
+    from hepopt.scoring.trial import trial_model_path
     from hepopt.training.classifier import save_payload
 
     payload = record.attrs.pop("_payload", None)

@@ -25,9 +25,9 @@ from hepopt.search.parallel_trials import WORKER_DIED, execute_for_driver, run_p
 
 if TYPE_CHECKING:
     from hepopt.config.schema import HepoptConfig
+    from hepopt.scoring.trial import TrialRunner
+    from hepopt.search.execution import TrialCallback
     from hepopt.search.space import SearchSpace
-    from hepopt.search.study import TrialCallback
-    from hepopt.search.trial import TrialRunner
 
 __all__ = ["WORKER_DIED", "ensure_ray", "run_on_ray", "start_local_ray"]
 
@@ -40,8 +40,8 @@ def ensure_ray(config: HepoptConfig) -> None:
 
     if ray.is_initialized():
         return
-    from hepopt.cpus import trial_workers
-    from hepopt.signals import handler_kept
+    from hepopt.runtime.cpus import trial_workers
+    from hepopt.runtime.signals import handler_kept
 
     address = config.search.ray_address or os.environ.get("RAY_ADDRESS")
     if not address:
@@ -57,7 +57,7 @@ def start_local_ray(num_cpus: int) -> None:
     dashboard."""
     import ray
 
-    from hepopt.signals import handler_kept
+    from hepopt.runtime.signals import handler_kept
 
     with _ray_environment(local=True), handler_kept():
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
@@ -200,7 +200,7 @@ def run_on_ray(
     """Run ``n_trials`` trials, ``search.workers`` (default: one per usable core) at a time, on Ray."""
     import ray
 
-    from hepopt.cpus import trial_workers
+    from hepopt.runtime.cpus import trial_workers
 
     ensure_ray(config)
     workers = trial_workers(config.search.workers)

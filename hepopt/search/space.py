@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hepopt.config.schema import ModelConfig, ParamSpec
 from hepopt.errors import ConfigError, HepoptError
-from hepopt.training.params import TrainParams
+from hepopt.models.params import TrainParams
 
 if TYPE_CHECKING:
     import optuna

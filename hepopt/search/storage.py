@@ -125,7 +125,7 @@ def storage_lock(config: HepoptConfig) -> Iterator[None]:
     """Hold a journal file or an SQLite database named in ``search.storage`` for this run, so a run
     with another output folder cannot write the same study file at the same time (the default
     SQLite in the output folder is covered by the output folder's lock)."""
-    from hepopt.lock import file_lock
+    from hepopt.runtime.lock import file_lock
 
     path = storage_file(storage_url(config)) if config.search.storage else None
     if path is None:

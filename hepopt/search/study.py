@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,12 @@ import optuna
 from optuna.trial import TrialState
 
 from hepopt.config.schema import HepoptConfig
-from hepopt.cpus import training_threads, trial_workers
 from hepopt.errors import StateError
+from hepopt.runtime.cpus import training_threads, trial_workers
+from hepopt.runtime.signals import interrupt_in, interrupt_reason
+from hepopt.scoring.trial import TrialRunner, trial_model_path
 from hepopt.search.constraints import report_constraints
-from hepopt.search.execution import FAIL, PRUNED, execute_trial, pruning_reporter
+from hepopt.search.execution import FAIL, PRUNED, TrialCallback, driver_name, execute_trial, pruning_reporter
 from hepopt.search.identity import (
     EARLIER,
     StudyKey,
@@ -32,10 +33,7 @@ from hepopt.search.identity import (
 from hepopt.search.samplers import make_pruner, make_sampler
 from hepopt.search.space import SearchSpace
 from hepopt.search.storage import is_shared, open_storage, storage_url
-from hepopt.search.trial import TrialRunner, trial_model_path
-from hepopt.signals import interrupt_in, interrupt_reason
 
-TrialCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 INTERRUPTED = "interrupted"
 DEFAULTS = "defaults"  # user attribute of the trial that ran hepopt's default hyperparameters
@@ -184,7 +182,7 @@ def run_search(
     study = open_study(config, runner.directions, sampler_seed=seed, space=space, key=key)
     if not study.get_trials(deepcopy=False):
         # hepopt's defaults compete as the first trial when the space can take them (else they are
-        # trained beside the study and compared, see hepopt.pipeline); then the config's points.
+        # trained beside the study and compared, see hepopt.results.search_results); then the config's points.
         # (Not on a shared server: drivers starting together would each enqueue them.)
         defaults = space.defaults_point() if config.search.sampler != "grid" and not shared else None
         if defaults is not None:
@@ -221,7 +219,7 @@ def run_search(
     except KeyboardInterrupt as interrupt:
         # Ctrl-C (or SIGTERM) can land outside a trial's function too (while Optuna creates or
         # records a trial, or with trials in flight in workers): whatever it left RUNNING is marked.
-        _mark_interrupted(study, interrupt, mine)
+        _mark_interrupted(study, interrupt, mine, storage_url(config))
         raise
     except Exception as error:
         # Ctrl-C while Optuna records a trial surfaces from its ``finally`` (or its storage's
@@ -229,7 +227,7 @@ def run_search(
         interrupt = interrupt_in(error)
         if interrupt is None:
             raise
-        _mark_interrupted(study, interrupt, mine)
+        _mark_interrupted(study, interrupt, mine, storage_url(config))
         raise interrupt from error
     return SearchOutcome(study, remaining, earlier, changed, restored)
 
@@ -246,13 +244,21 @@ def side_by_side(config: HepoptConfig, remaining: int, workers: int, runner: Tri
     )
 
 
-def _mark_interrupted(study: optuna.Study, interrupt: BaseException, driver: str | None) -> None:
-    """Mark what the interrupt left RUNNING; if the storage itself was cut off mid-commit, the
-    next run marks those trials instead (``interrupted (process stopped)``)."""
+def _mark_interrupted(study: optuna.Study, interrupt: BaseException, driver: str | None, url: str) -> None:
+    """Mark what the interrupt left RUNNING. The interrupt may have cut the study's own connection
+    off mid-statement (its SQLite transaction then still holds a lock): a fresh connection tries
+    again; if that fails too, the next run marks those trials instead (``interrupted (process stopped)``)."""
+    why = interrupt_reason(interrupt)
     try:
-        _fail_running(study, interrupt_reason(interrupt), driver)
-    except Exception:
-        logging.getLogger(__name__).warning("could not mark the interrupted trials; the next run will", exc_info=True)
+        _fail_running(study, why, driver)
+    except Exception:  # noqa: BLE001 - whatever cut the connection off, a fresh one tries
+        try:
+            again = optuna.load_study(study_name=study.study_name, storage=open_storage(url))
+            _fail_running(again, why, driver)
+        except Exception:
+            logging.getLogger(__name__).warning(
+                "could not mark the interrupted trials; the next run will", exc_info=True
+            )
 
 
 def _fail_running(study: optuna.Study, why: str, driver: str | None = None) -> None:
@@ -288,10 +294,6 @@ def _stop_at(target: int) -> TrialCallback:
             study.stop()
 
     return stop
-
-
-def driver_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _objective_function(

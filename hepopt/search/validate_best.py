@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     import optuna
 
     from hepopt.config.schema import HepoptConfig
-    from hepopt.search.constraints import Constraint
+    from hepopt.scoring.constraints import Constraint
+    from hepopt.scoring.trial import TrialRunner
     from hepopt.search.space import SearchSpace
-    from hepopt.search.trial import TrialRunner
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class BestTrialsCV:
 def _fold_value(runners: list[TrialRunner], fold: int, params: dict[str, Any]) -> float:
     """The first objective of ``params`` trained on fold ``fold`` (NaN when the training fails)."""
     from hepopt.errors import TrainingError
-    from hepopt.training.params import TrainParams
+    from hepopt.models.params import TrainParams
 
     try:
         return runners[fold].run(TrainParams.from_mapping(params)).values[0]
@@ -73,10 +73,10 @@ def cross_validate_best(
     constraints: tuple[Constraint, ...] = (),
 ) -> BestTrialsCV:
     """Train the best ``search.cross_validation.best`` trials on every fold (side by side, see
-    :class:`hepopt.parallel.TaskPool`) and choose the best mean."""
-    from hepopt.parallel import TaskPool
+    :class:`hepopt.search.task_pool.TaskPool`) and choose the best mean."""
     from hepopt.search.constraints import ranked_trials
     from hepopt.search.study import completed
+    from hepopt.search.task_pool import TaskPool
 
     cv = config.search.cross_validation
     assert cv is not None

@@ -20,13 +20,16 @@ if TYPE_CHECKING:
     from hepopt.config.schema import HepoptConfig
     from hepopt.data.table import EventTable
     from hepopt.search.identity import StudyKey
+    from hepopt.stages.plan import Plan
 
 
 @dataclass
 class StageContext:
     """What a stage gets: the config, the artifacts of the stages before it (by stage name), and
     callbacks for the terminal. ``memory`` holds objects a later stage may reuse in the same run
-    (e.g. the event table) so they are not rebuilt; stages must also work without them."""
+    (e.g. the event table) so they are not rebuilt; stages must also work without them. ``plan``
+    is the config resolved once (:func:`hepopt.stages.plan.make_plan`; made on first use when not
+    given)."""
 
     config: HepoptConfig
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -36,6 +39,15 @@ class StageContext:
     memory: dict[str, Any] = field(default_factory=dict)
     force: bool = False  # --force: rerun stages, rebuild the event cache, start searches anew
     keys: dict[str, str] = field(default_factory=dict)  # each stage's key, in run order
+    resolved: Plan | None = None
+
+    @property
+    def plan(self) -> Plan:
+        if self.resolved is None:
+            from hepopt.stages.plan import make_plan
+
+            self.resolved = make_plan(self.config)
+        return self.resolved
 
     def upstream_key(self, name: str) -> str:
         """The key of the stage run before ``name`` (it covers the events and everything the
@@ -70,6 +82,17 @@ class StageContext:
         path = self.config.output_dir / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def model_inputs(config: HepoptConfig) -> dict[str, Any]:
+    """What a searching stage's trials depend on in the config (not where they run)."""
+    inputs = config.model_dump(
+        mode="json",
+        include={"seed", "model", "training", "adversary", "objective", "objectives", "constraints", "search"},
+    ) | {"split": config.data.split.model_dump(mode="json")}
+    for where in ("backend", "workers", "ray_address"):  # where trials run, not what they give
+        inputs["search"].pop(where)
+    return inputs
 
 
 class Stage(ABC):

@@ -16,7 +16,7 @@ from typing import Any
 
 from hepopt.config.schema import HepoptConfig
 from hepopt.errors import OutputError, describe_os_error, is_output_problem
-from hepopt.signals import interrupt_in, interrupt_reason
+from hepopt.runtime.signals import interrupt_in, interrupt_reason
 from hepopt.stages.base import Stage, StageContext
 
 MANIFEST = "manifest.json"
@@ -67,9 +67,9 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
 
     A stage that raises gets a ``failed`` manifest with the error, and the error goes on up; one
     whose process was killed stays ``running`` and runs again (resuming its own work) next time.
-    Another run on the same output folder meanwhile is refused (:mod:`hepopt.lock`).
+    Another run on the same output folder meanwhile is refused (:mod:`hepopt.runtime.lock`).
     """
-    from hepopt.lock import output_lock
+    from hepopt.runtime.lock import output_lock
     from hepopt.search.storage import storage_lock
 
     output = context.config.output_dir

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hepopt.models.params import TrainParams
 from hepopt.training.classifier import Classifier
-from hepopt.training.params import TrainParams
 from hepopt.training.scaler import Standardizer
 from hepopt.training.trainer import (
     Batchable,

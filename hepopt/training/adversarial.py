@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from hepopt.errors import TrainingError
+from hepopt.models.params import TrainParams
 from hepopt.training.adversary import Adversary, AdversaryData, AdversarySpec, adversary_loss
 from hepopt.training.optimizers import make_optimizer
-from hepopt.training.params import TrainParams
 from hepopt.training.trainer import (
     Batchable,
     EpochCallback,

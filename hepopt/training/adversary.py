@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from hepopt.errors import TrainingError
-from hepopt.training.params import TrainParams
+from hepopt.models.params import TrainParams
 from hepopt.training.trainer import (
     predict_logits,
     training_weights,
@@ -176,7 +176,7 @@ def probe_adversary_auc(
     split and scored on the test split: the weighted ROC AUC of "varied" vs. "nominal" with
     1 - P(nominal) as its score. 0.5 means the output carries no trace of the variations.
     """
-    from hepopt.metrics import weighted_roc_auc
+    from hepopt.stats.metrics import weighted_roc_auc
 
     probe_spec = AdversarySpec(spec.variations, "classifier", (), spec.use_label)
     fit, check = (AdversaryData.from_sets(sets, split, probe_spec, "abs") for split in ("validation", "test"))

@@ -18,8 +18,8 @@ from torch import nn
 
 from hepopt.errors import DataError, HepoptError, StateError
 from hepopt.models.base import ModelFamily
+from hepopt.models.params import TrainParams
 from hepopt.models.registry import family_for_file, model_family
-from hepopt.training.params import TrainParams
 from hepopt.training.scaler import Standardizer
 from hepopt.training.trainer import predict_proba
 

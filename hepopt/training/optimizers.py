@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import torch
 
-from hepopt.training.params import OPTIMIZERS, TrainParams
+from hepopt.models.params import OPTIMIZERS, TrainParams
 
 
 def make_optimizer(parameters: Iterable[torch.nn.Parameter], params: TrainParams) -> torch.optim.Optimizer:

@@ -8,50 +8,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from hepopt.errors import TrainingError
+from hepopt.models.base import Batchable, TrainResult
+from hepopt.models.params import TrainParams
 from hepopt.models.registry import model_family
 from hepopt.training.optimizers import make_optimizer, make_schedule
-from hepopt.training.params import TrainParams
 
 # (epoch, training loss, validation loss, model): may raise to stop the training (pruning).
 EpochCallback = Callable[[int, float, float, nn.Module], None]
-
-
-@dataclass(frozen=True)
-class Batchable:
-    """Standardised features, labels and training weights as tensors on one device."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    w: torch.Tensor
-
-    @classmethod
-    def from_numpy(cls, x: np.ndarray, y: np.ndarray, w: np.ndarray, device: str | torch.device) -> Batchable:
-        def tensor(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(np.ascontiguousarray(a, dtype=np.float32), device=device)
-
-        return cls(tensor(x), tensor(y), tensor(w))
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-@dataclass
-class TrainResult:
-    model: nn.Module
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = 0
-    seconds: float = 0.0
-
-    @property
-    def best_val_loss(self) -> float:
-        return self.history[self.best_epoch]["val_loss"]
 
 
 def training_weights(label: np.ndarray, weight: np.ndarray, signal_weight: float, negative: str) -> np.ndarray:

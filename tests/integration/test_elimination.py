@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 import torch
 
+from hepopt.api import eliminate
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.elimination.importance import permuted_validation, shuffle_drops, validation_metric
 from hepopt.errors import ConfigError
-from hepopt.metrics import weighted_roc_auc
+from hepopt.models.params import TrainParams
 from hepopt.objectives import make_objective
-from hepopt.pipeline import eliminate
-from hepopt.search.trial import TrialRunner
-from hepopt.training.params import TrainParams
+from hepopt.scoring.trial import TrialRunner
+from hepopt.stages.plan import make_plan
+from hepopt.stats.metrics import weighted_roc_auc
 from hepopt.training.sets import TrainingSets
 
 from conftest import analysis_config, write_config
@@ -180,7 +181,7 @@ def test_bad_eliminate_settings_name_the_key(samples_dir: Path, eliminate_sectio
     with pytest.raises(
         ConfigError, match="hepopt.yaml: " + expected.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
     ):
-        config_from_dict(raw, "hepopt.yaml")
+        make_plan(config_from_dict(raw, "hepopt.yaml"))
 
 
 def test_cli_eliminate_then_optimize_on_the_selected_variables(samples_dir: Path, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from test_elimination import FEATURES, NOISE
 import hepopt as hepopt_api
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
-from hepopt.search.trial import trial_model_path
+from hepopt.scoring.trial import trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import predict_proba

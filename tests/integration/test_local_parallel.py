@@ -21,11 +21,11 @@ from hand_computations import auc_by_pairs
 import hepopt
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
+from hepopt.models.params import TrainParams
 from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult
+from hepopt.scoring.trial import trial_model_path
 from hepopt.search.parallel_trials import WORKER_DIED
-from hepopt.search.trial import trial_model_path
 from hepopt.training import Classifier
-from hepopt.training.params import TrainParams
 from hepopt.training.trainer import predict_proba
 
 from conftest import analysis_config, flat_config, write_config
@@ -50,9 +50,9 @@ def test_trials_run_side_by_side_in_worker_processes(samples_dir: Path, tmp_path
     assert len(pids) == 2
     assert os.getpid() not in pids
     config = load_config(path)
-    from hepopt.pipeline import search_objects
+    from hepopt.stages.plan import make_plan
 
-    _, runner = search_objects(config, prepare_data(config, progress=False), None)
+    runner = make_plan(config).search_runner(prepare_data(config, progress=False), None)
     val = runner.sets.validation
     for t in trials:  # each value is its saved model's, recomputed here
         model = Classifier.load(trial_model_path(config.search_dir, t.number)).model
@@ -79,9 +79,9 @@ class KillsItsWorker(Objective):
 
 def test_a_worker_that_dies_fails_its_trial_only(samples_dir: Path, tmp_path: Path) -> None:
     from hepopt.config import config_from_dict
+    from hepopt.scoring.trial import TrialRunner
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import run_search
-    from hepopt.search.trial import TrialRunner
     from hepopt.training.sets import TrainingSets
 
     raw = analysis_config(samples_dir, name="dying_worker")
@@ -97,10 +97,10 @@ def test_a_worker_that_dies_fails_its_trial_only(samples_dir: Path, tmp_path: Pa
 
 
 def test_cores_are_those_the_process_is_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hepopt import cpus
+    from hepopt.runtime import cpus
 
     one_core = subprocess.run(
-        [sys.executable, "-c", "import os; os.sched_setaffinity(0, {0}); from hepopt.cpus import usable_cpus; print(usable_cpus())"],
+        [sys.executable, "-c", "import os; os.sched_setaffinity(0, {0}); from hepopt.runtime.cpus import usable_cpus; print(usable_cpus())"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert one_core.stdout.strip() == "1"  # a batch slot of one core, whatever the node has
@@ -135,10 +135,11 @@ def test_the_best_trials_are_cross_validated_and_the_best_mean_kept(samples_dir:
     assert [r["number"] for r in cv["rows"]] == [t.number for t in ranked]
     # Each fold's value, trained again here on that fold; the kept trial has the best mean.
     config = load_config(path)
-    from hepopt.pipeline import fold_runners
     from hepopt.search.space import SearchSpace
+    from hepopt.stages.plan import make_plan
 
-    runners = fold_runners(config, prepare_data(config, progress=False), None)
+    plan = make_plan(config)
+    runners = plan.runners(prepare_data(config, progress=False), None, plan.folds())
     space = SearchSpace.from_config(config.model)
     first = ranked[0]
     by_hand = [r.run(TrainParams.from_mapping(space.values(first.params))).values[0] for r in runners]

@@ -14,7 +14,7 @@ from hand_computations import auc_by_pairs, z_by_hand
 import hepopt
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
-from hepopt.search.trial import trial_model_path
+from hepopt.scoring.trial import trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import predict_proba

@@ -19,11 +19,11 @@ from optuna.trial import TrialState
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult, make_objective
-from hepopt.search.constraints import Constraint
+from hepopt.scoring.constraints import Constraint
+from hepopt.scoring.trial import TrialRunner, trial_model_path
 from hepopt.search.ray_backend import WORKER_DIED
 from hepopt.search.space import SearchSpace
 from hepopt.search.study import run_search
-from hepopt.search.trial import TrialRunner, trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.adversary import spec_from_config
 from hepopt.training.sets import TrainingSets
@@ -195,7 +195,7 @@ def test_population_based_training_perturbs_the_adversary_strength(
 def test_elimination_retrains_on_ray_tasks(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
     from test_elimination import NOISE, elimination_config
 
-    from hepopt.pipeline import eliminate
+    from hepopt.api import eliminate
 
     raw = elimination_config(samples_dir, method="retrain", min_variables=3)
     raw["search"] = {"backend": "ray", "workers": 2}
@@ -214,7 +214,7 @@ def _pid_and_sum(shared: object, offset: int) -> tuple[int, int, int]:
 def test_task_pool_runs_calls_as_ray_tasks_in_order(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
     import numpy as np
 
-    from hepopt.parallel import TaskPool
+    from hepopt.search.task_pool import TaskPool
 
     raw = analysis_config(samples_dir)
     raw["search"] = {"backend": "ray", "workers": 2}

@@ -12,9 +12,9 @@ from optuna.trial import TrialState
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult, make_objective
+from hepopt.scoring.trial import TrialRunner, trial_model_path
 from hepopt.search.space import SearchSpace
 from hepopt.search.study import open_storage, open_study, run_search, storage_url
-from hepopt.search.trial import TrialRunner, trial_model_path
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 
@@ -197,7 +197,7 @@ def test_overtraining_penalty_matches_the_recomputed_ratios(samples_dir: Path, t
 
 
 def test_cross_validated_trial_is_the_mean_over_folds(samples_dir: Path, tmp_path: Path) -> None:
-    from hepopt.search.cross_validation import AveragedRunner
+    from hepopt.scoring.cross_validation import AveragedRunner
     from hepopt.training import TrainParams
 
     config, space, single = setup(samples_dir, tmp_path, name="cv")
@@ -224,7 +224,7 @@ def test_cross_validated_trial_is_the_mean_over_folds(samples_dir: Path, tmp_pat
 
 
 def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_path: Path) -> None:
-    from hepopt.pipeline import optimize
+    from hepopt.api import optimize
 
     raw = analysis_config(samples_dir, name="cv_pipeline")
     raw["search"] = {"n_trials": 1, "cross_validation": {"folds": 2, "by": "random"}}
@@ -239,14 +239,15 @@ def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_p
 
 
 def test_executions_per_trial_average_over_seeds(samples_dir: Path, tmp_path: Path) -> None:
-    from hepopt.pipeline import search_objects
+    from hepopt.stages.plan import make_plan
     from hepopt.training import TrainParams
 
     raw = analysis_config(samples_dir, name="repeats")
     raw["search"] = {"n_trials": 1, "executions_per_trial": 2, "cross_validation": {"folds": 2, "by": "random"}}
     config = config_from_dict(raw, tmp_path / "hepopt.yaml")
     table = prepare_data(config, progress=False)
-    space, runner = search_objects(config, table, None)
+    plan = make_plan(config)
+    space, runner = plan.space, plan.search_runner(table, None)
     outcome = run_search(config, space, runner, n_trials=1)
     (trial,) = outcome.study.get_trials()
     assert trial.user_attrs["runs"] == 4  # 2 folds x 2 seeds

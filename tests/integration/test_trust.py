@@ -207,7 +207,7 @@ def test_a_model_file_never_imports_what_it_names(tmp_path: Path, monkeypatch: p
     (tmp_path / "planted.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
-    from hepopt.training.params import TrainParams
+    from hepopt.models.params import TrainParams
     from hepopt.training.scaler import Standardizer
 
     model = torch.nn.Linear(2, 1)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from hepopt.data import EventTable
-from hepopt.evaluation import evaluate_classifier
 from hepopt.objectives import make_objective
-from hepopt.search.trial import TrialRunner
+from hepopt.scoring.evaluation import evaluate_classifier
+from hepopt.scoring.trial import TrialRunner
 from hepopt.training import TrainParams
 from hepopt.training.adversary import AdversaryData, AdversarySpec
 from hepopt.training.sets import TrainingSets

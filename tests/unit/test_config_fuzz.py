@@ -86,10 +86,10 @@ def mutated_configs(draw: st.DrawFn) -> Any:
 
 
 def check(raw: Any, source: str) -> None:
-    from hepopt.pipeline import _checked
+    from hepopt.stages.plan import make_plan
 
     try:
-        _checked(config_from_dict(raw, source))
+        make_plan(config_from_dict(raw, source))
     except HepoptError as err:
         message = str(err)
         assert message, "an empty error message"
@@ -98,9 +98,9 @@ def check(raw: Any, source: str) -> None:
 
 
 def test_the_valid_config_is_valid() -> None:
-    from hepopt.pipeline import _checked
+    from hepopt.stages.plan import make_plan
 
-    _checked(config_from_dict(copy.deepcopy(VALID), "cfg.yaml"))
+    make_plan(config_from_dict(copy.deepcopy(VALID), "cfg.yaml"))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

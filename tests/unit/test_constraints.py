@@ -112,8 +112,8 @@ def test_constraints_from_the_config() -> None:
     ],
 )
 def test_constraint_errors_name_the_key(constraints: list, expected: str) -> None:
-    from hepopt.pipeline import _checked
+    from hepopt.stages.plan import make_plan
 
     with pytest.raises(ConfigError) as info:
-        _checked(config_from_dict({**BASE, "constraints": constraints}, "cfg.yaml"))
+        make_plan(config_from_dict({**BASE, "constraints": constraints}, "cfg.yaml"))
     assert expected in str(info.value)

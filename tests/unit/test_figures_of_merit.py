@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from hepopt.figures_of_merit import (
+from hepopt.objectives import ObjectiveInputs, make_objective
+from hepopt.stats.figures_of_merit import (
     asimov_significance_with_uncertainty,
     background_rejection,
     best_cut_significance,
     separation_power,
 )
-from hepopt.objectives import ObjectiveInputs, make_objective
 
 
 def inputs(scores: list[float], labels: list[int], weights: list[float]) -> ObjectiveInputs:
@@ -103,7 +103,7 @@ def test_cowan_formula_limits_and_bins() -> None:
 
 
 def test_flat_signal_binning() -> None:
-    from hepopt.significance import flat_signal_edges
+    from hepopt.stats.binning import flat_signal_edges
 
     assert flat_signal_edges(np.array([0.4, 0.1, 0.3, 0.2]), np.ones(4), 2).tolist() == [0.0, 0.25, 1.0]
     rng = np.random.default_rng(2)
@@ -157,12 +157,13 @@ def test_log_likelihood_ratio_equals_pyhfs_test_statistics(seed: int) -> None:
     """q0 on s+b Asimov data and q_mu=1 on background-only data, from pyhf fits of the same model."""
     import pyhf
 
-    from hepopt.figures_of_merit import asimov_log_likelihood_ratio
-    from hepopt.significance import _numpy_scipy_backend, stat_only_spec
+    from hepopt.stats.figures_of_merit import asimov_log_likelihood_ratio
+    from hepopt.stats.pyhf_fit import numpy_scipy_backend
+    from hepopt.stats.significance import stat_only_spec
 
     rng = np.random.default_rng(seed)
     s, b = rng.uniform(0.5, 30.0, 4), rng.uniform(2.0, 300.0, 4)
-    with _numpy_scipy_backend():
+    with numpy_scipy_backend():
         model = pyhf.Model(stat_only_spec(s, b), poi_name="mu", validate=False)
         fit = (model.config.suggested_init(), model.config.suggested_bounds(), model.config.suggested_fixed())
         q0 = pyhf.infer.test_statistics.q0(0.0, [*(s + b), *model.config.auxdata], model, *fit)

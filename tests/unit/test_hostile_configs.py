@@ -130,7 +130,7 @@ def test_numbers_are_finite_and_keys_are_the_configs_own(changes: dict[str, Any]
 
 
 def test_a_fixed_learning_rate_of_inf_is_refused_by_the_training_too() -> None:
-    from hepopt.training.params import TrainParams
+    from hepopt.models.params import TrainParams
 
     with pytest.raises(ValueError, match="invalid value inf for 'learning_rate'"):
         TrainParams.from_mapping({"learning_rate": float("inf")})

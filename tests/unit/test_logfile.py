@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hepopt.logfile import log_to_file
+from hepopt.cli.logfile import log_to_file
 
 
 def test_an_interrupted_trial_is_logged_to_the_file_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

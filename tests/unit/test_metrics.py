@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from hepopt.metrics import weighted_bce, weighted_ks, weighted_roc_auc
 from hepopt.objectives import ObjectiveInputs, make_objective
+from hepopt.stats.metrics import weighted_bce, weighted_ks, weighted_roc_auc
 
 
 def brute_force_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:

@@ -112,7 +112,7 @@ def test_a_boosted_tree_classifier_reloads_without_running_code_and_exports(tmp_
     # Exported like a network: TorchScript and ONNX with the input scaling inside.
     import onnxruntime
 
-    from hepopt.export import export_classifier
+    from hepopt.results.export import export_classifier
 
     files = export_classifier(classifier, tmp_path / "export")
     (onnx_scores,) = onnxruntime.InferenceSession(str(files["onnx"])).run(None, {"features": x})
@@ -193,10 +193,10 @@ TREES = {"family": "hist_gradient_boosting"}
 def test_config_errors_for_model_families(changes: dict, expected: str) -> None:
     from test_config import with_
 
-    from hepopt.pipeline import _checked
+    from hepopt.stages.plan import make_plan
 
     with pytest.raises(ConfigError) as info:
-        _checked(config_from_dict(with_(**changes), "cfg.yaml"))
+        make_plan(config_from_dict(with_(**changes), "cfg.yaml"))
     assert f"cfg.yaml: {expected}" in str(info.value)
 
 

@@ -86,14 +86,14 @@ BASE = {
     ],
 )
 def test_an_objective_needing_variations_needs_them_in_the_config(changes: dict, expected: str) -> None:
-    from hepopt.pipeline import _checked
+    from hepopt.stages.plan import make_plan
 
     with pytest.raises(ConfigError) as info:
-        _checked(config_from_dict({**BASE, **changes}, "cfg.yaml"))
+        make_plan(config_from_dict({**BASE, **changes}, "cfg.yaml"))
     assert expected in str(info.value)
     with_variations = {**BASE, **changes, "variations": {"jes_up": {"weight": "1.1"}}}
     if "unknown" not in expected:
-        _checked(config_from_dict(with_variations, "cfg.yaml"))  # fine with a variation
+        make_plan(config_from_dict(with_variations, "cfg.yaml"))  # fine with a variation
 
 
 def toy_sets() -> object:
@@ -123,10 +123,10 @@ def test_the_varied_events_are_predicted_only_for_objectives_that_read_them() ->
     """TrialRunner.score hands the objectives the variations only when one of them declares it."""
     import torch
 
+    from hepopt.models.params import TrainParams
     from hepopt.objectives import make_objective
-    from hepopt.search.trial import TrialRunner
+    from hepopt.scoring.trial import TrialRunner
     from hepopt.training.classifier import Classifier
-    from hepopt.training.params import TrainParams
 
     sets = toy_sets()
     seen: list[ObjectiveInputs] = []

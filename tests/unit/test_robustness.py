@@ -6,9 +6,10 @@ from scipy.optimize import minimize_scalar
 from scipy.spatial.distance import jensenshannon
 
 from hepopt.objectives import ObjectiveInputs, VariedInputs, make_objective
-from hepopt.profiled_significance import group_variations, histosys_spec, pyhf_asimov_significance_profiled
-from hepopt.robustness import binned_ks, jensen_shannon
-from hepopt.significance import asimov_significance_closed_form
+from hepopt.stats.histosys import group_variations, histosys_spec
+from hepopt.stats.pyhf_fit import asimov_discovery_significance
+from hepopt.stats.robustness import binned_ks, jensen_shannon
+from hepopt.stats.significance import asimov_significance_closed_form
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -58,14 +59,14 @@ def test_histosys_significance_matches_a_hand_profile_fit(s: float, b: float, si
         {"sig"},
         {"norm": {"bkg": (np.array([b + sigma]), np.array([b - sigma]))}},
     )
-    assert pyhf_asimov_significance_profiled(spec) == pytest.approx(profile_by_hand(s, b, sigma), rel=1e-3)
+    assert asimov_discovery_significance(spec) == pytest.approx(profile_by_hand(s, b, sigma), rel=1e-3)
     assert profile_by_hand(s, b, sigma) < asimov_significance_closed_form(np.array([s]), np.array([b]))
 
 
 def test_without_variations_profiled_equals_stat_only() -> None:
     s, b = np.array([3.0, 8.0, 20.0]), np.array([300.0, 80.0, 10.0])
     spec = histosys_spec({"sig": s, "bkg": b}, {"sig"}, {})
-    assert pyhf_asimov_significance_profiled(spec) == pytest.approx(asimov_significance_closed_form(s, b), rel=1e-4)
+    assert asimov_discovery_significance(spec) == pytest.approx(asimov_significance_closed_form(s, b), rel=1e-4)
 
 
 def inputs_with(shift: float, n: int = 6000, seed: int = 0) -> ObjectiveInputs:

@@ -8,9 +8,9 @@ from torch import nn
 
 from hepopt.config import config_from_dict
 from hepopt.errors import ConfigError
+from hepopt.models.params import TrainParams
 from hepopt.search.space import SearchSpace
 from hepopt.search.study import trial_params
-from hepopt.training.params import TrainParams
 from hepopt.training.trainer import build_model
 
 BASE = {

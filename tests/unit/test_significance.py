@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from hepopt.objectives import ObjectiveInputs, make_objective
-from hepopt.significance import (
-    asimov_significance_closed_form,
-    binned_yields,
-    merge_low_background,
-    pyhf_asimov_significance,
-    stat_only_spec,
-)
+from hepopt.stats.binning import binned_yields, merge_low_background
+from hepopt.stats.significance import asimov_significance_closed_form, pyhf_asimov_significance, stat_only_spec
 
 
 def closed_form_by_hand(s: list[float], b: list[float]) -> float:

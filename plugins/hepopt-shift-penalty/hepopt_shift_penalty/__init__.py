@@ -10,7 +10,8 @@ import numpy as np
 
 from hepopt.objectives import Objective, ObjectiveInputs, ObjectiveResult
 from hepopt.objectives.binning import Binning
-from hepopt.significance import asimov_significance_closed_form, binned_yields, histogram, merge_low_background
+from hepopt.stats.binning import histogram, merged_yields
+from hepopt.stats.significance import asimov_significance_closed_form
 
 __version__ = "0.1.0"
 
@@ -47,7 +48,7 @@ class PenalisedSignificance(Objective):
             msg = "penalised_significance needs systematic variations in the config"
             raise ValueError(msg)
         edges = self.binning.edges_for(inputs)
-        s, b = merge_low_background(*binned_yields(inputs.scores, inputs.labels, inputs.weights, edges))
+        s, b = merged_yields(inputs.scores, inputs.labels, inputs.weights, edges)
         z = asimov_significance_closed_form(np.clip(s, 0.0, None), b)
         shifts = {name: self._shift(inputs, name, edges) for name in inputs.variations}
         worst = max(shifts, key=shifts.__getitem__)

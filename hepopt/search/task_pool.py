@@ -1,5 +1,5 @@
 """Independent calls side by side: in worker processes of this machine (the local backend) or as
-Ray tasks (``search.backend: ray``), one torch thread each (see :mod:`hepopt.cpus`).
+Ray tasks (``search.backend: ray``), one torch thread each (see :mod:`hepopt.runtime.cpus`).
 
 Used for work that is a bag of independent trainings (backward elimination's retrainings, the
 cross-validation of the best trials). What every call shares (the prepared data) is sent to each
@@ -49,7 +49,7 @@ class TaskPool:
     """``map(fn, calls)`` gives ``[fn(shared, *args) for args in calls]``, in order."""
 
     def __init__(self, config: HepoptConfig, shared: Any) -> None:
-        from hepopt.cpus import training_threads, trial_workers
+        from hepopt.runtime.cpus import training_threads, trial_workers
 
         self.config = config
         self.shared = shared

@@ -11,12 +11,12 @@ from pathlib import Path
 from torch import nn
 
 from hepopt.errors import TrainingError
+from hepopt.models.params import TrainParams
 from hepopt.objectives.base import Objective, ObjectiveInputs, ObjectiveResult, VariedInputs
-from hepopt.search.constraints import Constraint
+from hepopt.scoring.constraints import Constraint
 from hepopt.training.adversarial import train_adversarial
 from hepopt.training.adversary import AdversaryData, AdversarySpec
 from hepopt.training.classifier import Classifier
-from hepopt.training.params import TrainParams
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import EpochCallback, TrainResult, predict_proba, train_classifier
 

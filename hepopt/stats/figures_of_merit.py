@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hepopt.significance import asimov_q0
+from hepopt.stats.significance import asimov_q0
 
 
 def separation_power(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, bins: int = 50) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from hepopt.errors import HepoptError, describe_os_error
-from hepopt.signals import sigterm_as_interrupt
+from hepopt.runtime.signals import sigterm_as_interrupt
 
 INTERRUPTED = "hepopt: interrupted; finished trials and stages are saved. Run the same command again to resume."
 TERMINATED = "hepopt: stopped by SIGTERM; finished trials and stages are saved. Run the same command again to resume."
@@ -65,10 +65,10 @@ def optimize(
     Running it again skips the stages whose inputs did not change and resumes the rest (a
     stopped search runs only its missing trials). 'hepopt status CONFIG' shows where it stands.
     """
-    from hepopt.cli_display import Display
+    from hepopt.api import optimize as run_optimize
+    from hepopt.cli.display import Display
+    from hepopt.cli.logfile import log_to_file
     from hepopt.config import load_config
-    from hepopt.logfile import log_to_file
-    from hepopt.pipeline import optimize as run_optimize
 
     cfg = _on_cluster(load_config(config), ray_address)
     display = Display(quiet=quiet)
@@ -94,7 +94,7 @@ def optimize(
 @_common
 def status(config: Path, as_json: bool, quiet: bool, debug: bool) -> None:
     """Show which stages of CONFIG are done and up to date (reads manifests; no data is read)."""
-    from hepopt.cli_display import Display
+    from hepopt.cli.display import Display
     from hepopt.config import load_config
     from hepopt.stages import stage_list, study_status
     from hepopt.stages import status as stage_status
@@ -135,10 +135,10 @@ def eliminate(config: Path, force: bool, ray_address: str | None, quiet: bool, d
     Writes eliminate/ranking.csv, iterations.csv, metric_vs_variables.png and selection.json
     under the output folder; 'hepopt optimize' then searches with the selected variables.
     """
-    from hepopt.cli_display import Display
+    from hepopt.api import eliminate as run_eliminate
+    from hepopt.cli.display import Display
+    from hepopt.cli.logfile import log_to_file
     from hepopt.config import load_config
-    from hepopt.logfile import log_to_file
-    from hepopt.pipeline import eliminate as run_eliminate
 
     cfg = _on_cluster(load_config(config), ray_address)
     display = Display(quiet=quiet)
@@ -252,8 +252,8 @@ def cluster_script(
 ) -> None:
     """Write a script that starts a Ray cluster in a Slurm allocation or from HTCondor jobs and
     runs 'hepopt optimize CONFIG --ray-address' on it (the config itself is unchanged)."""
-    from hepopt.cluster_scripts import ClusterRequest
-    from hepopt.cluster_scripts import cluster_script as render
+    from hepopt.cli.cluster_scripts import ClusterRequest
+    from hepopt.cli.cluster_scripts import cluster_script as render
     from hepopt.config import load_config
 
     load_config(config)  # a broken config fails here, not hours later on the cluster
@@ -293,7 +293,7 @@ def models(quiet: bool, debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: a :class:`HepoptError` becomes one line on stderr and exit code 1."""
-    from hepopt.signals import Terminated, interrupt_in
+    from hepopt.runtime.signals import Terminated, interrupt_in
 
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -331,7 +331,3 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,18 +5,16 @@ affects, built from the varied histograms of the classifier output; ``<name>_up`
 ``<name>_down`` variations form one nuisance parameter ``<name>``, and a one-sided variation is
 symmetrised (down = 2 x nominal - up). The significance is sqrt(q0) on the Asimov data set of the
 nominal prediction, with every nuisance parameter profiled. Without variations it reduces to the
-stat-only significance of :mod:`hepopt.significance`, its upper bound.
+stat-only significance of :mod:`hepopt.stats.significance`, its upper bound.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-
-from hepopt.significance import _numpy_scipy_backend
 
 _UP_DOWN = re.compile(r"^(?P<name>.+?)[_-]?(?P<dir>up|down|Up|Down|UP|DOWN)$")
 _FLOOR = 1e-9  # varied yields are floored just above zero: a negative expectation has no likelihood
@@ -39,6 +37,40 @@ def group_variations(names: list[str] | tuple[str, ...]) -> dict[str, tuple[str,
         up, down = ups.get(nuisance), downs.get(nuisance)
         groups[nuisance] = (up, down) if up is not None else (down, None)  # type: ignore[assignment]
     return groups
+
+
+Templates = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]  # nuisance -> sample -> (up, down)
+
+
+def nuisance_templates(
+    nominal: Mapping[str, np.ndarray],
+    variations: list[str] | tuple[str, ...],
+    varied: Callable[[str, str], np.ndarray | None],
+) -> Templates:
+    """The up and down histograms of each nuisance parameter on each sample it changes.
+
+    Args:
+        nominal: sample -> nominal histogram.
+        variations: the variation names (``x_up``/``x_down`` pair into the nuisance ``x``).
+        varied: (variation, sample) -> that sample's histogram in that variation, or None where the
+            variation does not apply to the sample.
+
+    A one-sided variation is symmetrised (down = 2 x nominal - up); a sample whose templates equal
+    its nominal histogram gets no modifier (it would not change the fit).
+    """
+    templates: Templates = {}
+    for nuisance, (up, down) in group_variations(variations).items():
+        per_sample = {}
+        for sample, values in nominal.items():
+            hi = varied(up, sample)
+            if hi is None:
+                continue
+            lo = varied(down, sample) if down is not None else None
+            lo = 2 * values - hi if lo is None else lo
+            if not (np.allclose(hi, values) and np.allclose(lo, values)):
+                per_sample[sample] = (hi, lo)
+        templates[nuisance] = per_sample
+    return templates
 
 
 def histosys_spec(
@@ -75,18 +107,3 @@ def histosys_spec(
 def _floored(values: np.ndarray, allow_zero: bool = False) -> list[float]:
     floor = 0.0 if allow_zero else _FLOOR
     return [float(x) for x in np.maximum(np.asarray(values, dtype=np.float64), floor)]
-
-
-def pyhf_asimov_significance_profiled(spec: dict[str, Any]) -> float:
-    """sqrt(q0) on the nominal Asimov data, all nuisance parameters profiled."""
-    import pyhf
-
-    with _numpy_scipy_backend():
-        model = pyhf.Model(spec, poi_name="mu", validate=False)
-        init = model.config.suggested_init()
-        expected = model.expected_actualdata(init)
-        data = pyhf.tensorlib.astensor([*expected, *model.config.auxdata])
-        q0 = pyhf.infer.test_statistics.q0(
-            0.0, data, model, init, model.config.suggested_bounds(), model.config.suggested_fixed()
-        )
-    return float(np.sqrt(max(float(q0), 0.0)))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from hepopt.significance import histogram
+from hepopt.stats.binning import histogram
 
 CLASSES = ((1, "signal"), (0, "background"))
 

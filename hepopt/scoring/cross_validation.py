@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hepopt.objectives.base import ObjectiveResult
-from hepopt.search.trial import TrialOutcome, TrialRunner
+from hepopt.scoring.trial import TrialOutcome, TrialRunner
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from hepopt.training.params import TrainParams
+    from hepopt.models.params import TrainParams
     from hepopt.training.trainer import EpochCallback
 
 

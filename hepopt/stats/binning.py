@@ -1,13 +1,9 @@
-"""Discovery significance of a binned classifier output: closed form and pyhf.
-
-Pure functions of signal and background yields per bin; nothing here knows of training or search.
-"""
+"""The classifier output binned: weighted histograms, flat-signal edges, and the merging of
+low-background bins that every binned significance applies (:func:`merged_yields`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -73,74 +69,14 @@ def merge_low_background(
     return apply_merge(s, mapping), apply_merge(b, mapping)
 
 
-def asimov_q0(s: np.ndarray, b: np.ndarray) -> float:
-    """q0 = sum_i 2((s_i + b_i) ln(1 + s_i/b_i) - s_i): the discovery test statistic on Asimov
-    data, stat only (Cowan et al. 2011)."""
-    s, b = np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.sum(2.0 * ((s + b) * np.log1p(s / b) - s)))
-
-
-def asimov_significance_closed_form(s: np.ndarray, b: np.ndarray) -> float:
-    """Z = sqrt(q0) of :func:`asimov_q0`."""
-    return float(np.sqrt(asimov_q0(s, b)))
-
-
-def stat_only_spec(s: np.ndarray, b: np.ndarray) -> dict[str, Any]:
-    """A pyhf workspace spec: signal scaled by a free ``mu``, background fixed, no constraints."""
-    return {
-        "channels": [
-            {
-                "name": "classifier_output",
-                "samples": [
-                    {
-                        "name": "signal",
-                        "data": [float(x) for x in s],
-                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
-                    },
-                    {"name": "background", "data": [float(x) for x in b], "modifiers": []},
-                ],
-            }
-        ]
-    }
-
-
-@contextmanager
-def _numpy_scipy_backend() -> Iterator[None]:
-    """Use pyhf's numpy backend with the scipy optimizer here only, restoring the caller's."""
-    import pyhf
-
-    previous = pyhf.get_backend()
-    # minuit with iminuit >= 2.32 crashes on a POI-only model: scipy works (environment notes).
-    pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
-    try:
-        yield
-    finally:
-        pyhf.set_backend(*previous)
-
-
-def pyhf_asimov_significance(s: np.ndarray, b: np.ndarray) -> float:
-    """Stat-only Asimov discovery significance from a pyhf fit: Z0 = sqrt(q0) on Asimov data.
-
-    The Asimov data set is the expected ``s + b``; q0 is pyhf's discovery test statistic (profile
-    likelihood ratio at mu = 0). sqrt(q0) is used rather than Phi^-1(1 - p0), which is the same
-    number asymptotically but overflows to infinity above ~8 sigma.
-    """
-    import pyhf
-
-    s = np.clip(np.asarray(s, dtype=np.float64), 0.0, None)
-    b = np.asarray(b, dtype=np.float64)
-    if np.any(b <= 0):
-        msg = "every bin needs a positive background; merge bins first (merge_low_background)"
-        raise ValueError(msg)
-    with _numpy_scipy_backend():
-        model = pyhf.Model(stat_only_spec(s, b), poi_name="mu", validate=False)
-        data = pyhf.tensorlib.astensor([*(s + b), *model.config.auxdata])
-        q0 = pyhf.infer.test_statistics.q0(
-            0.0,
-            data,
-            model,
-            model.config.suggested_init(),
-            model.config.suggested_bounds(),
-            model.config.suggested_fixed(),
-        )
-    return float(np.sqrt(max(float(q0), 0.0)))
+def merged_yields(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    edges: Sequence[float] | np.ndarray,
+    min_background: float = DEFAULT_MIN_BACKGROUND,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signal and background yields per bin, low-background bins merged: what a binned
+    significance is computed from."""
+    s, b = binned_yields(scores, labels, weights, edges)
+    return merge_low_background(s, b, min_background)

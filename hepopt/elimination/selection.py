@@ -1,33 +1,34 @@
-"""The ``eliminate`` stage: which input variables the search goes on with.
+"""Which input variables the search goes on with: the elimination's hyperparameters and its run.
 
 Hyperparameters come from the space's fixed values and hepopt's defaults, then from a short
 pre-optimisation search with all variables (``pre_optimize_trials``, its own ``preoptimize``
-stage), then from ``eliminate.params``. The selection is written to ``eliminate/selection.json``;
-whether a rerun can reuse it is the stage runner's decision (the eliminate stage's key).
+stage), then from ``eliminate.params``. The ``eliminate`` stage writes the selection and its report.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hepopt.config.schema import HepoptConfig
 from hepopt.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hepopt.data.table import EventTable
     from hepopt.elimination.backward import EliminationResult, Iteration
+    from hepopt.scoring.constraints import Constraint
     from hepopt.search.identity import StudyKey
+    from hepopt.search.space import SearchSpace
     from hepopt.training.sets import TrainingSets
-
-SELECTION_FILE = "selection.json"
 
 
 @dataclass(frozen=True)
 class Selection:
+    """The variables kept, the elimination that chose them (None: reused from an earlier run) and its files."""
+
     variables: tuple[str, ...]
     result: EliminationResult | None  # None: the stage was up to date, its selection reused
     files: dict[str, Path]
@@ -39,15 +40,16 @@ def _objective_config(config: HepoptConfig) -> Any:
     return settings.objective or config.objective_configs()[0]
 
 
-def elimination_params(config: HepoptConfig, preoptimized: dict[str, Any] | None = None) -> dict[str, Any]:
+def elimination_params(
+    config: HepoptConfig, space: SearchSpace, preoptimized: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The hyperparameters the elimination trains with: the space's fixed values and hepopt's
     defaults, then the pre-optimisation's best (``preoptimized``), then ``eliminate.params``."""
-    from hepopt.search.space import SearchSpace
-    from hepopt.training.params import TrainParams
+    from hepopt.models.params import TrainParams
 
     settings = config.eliminate
     assert settings is not None
-    values = SearchSpace.from_config(config.model, str(config.source)).baseline()
+    values = space.baseline()
     values.update(preoptimized or {})
     values.update(settings.params)
     try:
@@ -58,24 +60,26 @@ def elimination_params(config: HepoptConfig, preoptimized: dict[str, Any] | None
 
 
 def pre_optimize(
-    config: HepoptConfig, table: EventTable, *, key: StudyKey | None = None, fresh: bool = False
+    config: HepoptConfig,
+    space: SearchSpace,
+    sets: TrainingSets,
+    constraints: tuple[Constraint, ...],
+    *,
+    key: StudyKey | None = None,
+    fresh: bool = False,
 ) -> tuple[dict[str, Any], Path, str | None]:
     """A short search with every variable (``eliminate.pre_optimize_trials``) in its own study and
     folder (``<output>/preoptimize``), resumable (``key``, ``fresh``: see
     :func:`hepopt.search.study.run_search`); its best hyperparameters, its folder, and a note when
     an earlier study of other inputs was set aside."""
     from hepopt.objectives.registry import make_objective
-    from hepopt.search.constraints import constraints_from_config, ranked_trials
-    from hepopt.search.space import SearchSpace
+    from hepopt.scoring.trial import TrialRunner
+    from hepopt.search.constraints import ranked_trials
     from hepopt.search.study import completed, run_search
-    from hepopt.search.trial import TrialRunner
-    from hepopt.training.sets import TrainingSets
 
     settings = config.eliminate
     assert settings is not None
     pre = config.for_search_in("preoptimize", f"{config.name}-preoptimize")
-    split = config.data.split
-    sets = TrainingSets.from_table(table, (split.train, split.validation, split.test), config.seed)
     objective = _objective_config(config)
     first = make_objective(objective.name, objective.options)
     runner = TrialRunner(
@@ -83,10 +87,9 @@ def pre_optimize(
         (first,),
         config.training.negative_weights,
         config.seed,
-        constraints=constraints_from_config(config),
+        constraints=constraints,
         early_stopping=config.training.early_stopping,
     )
-    space = SearchSpace.from_config(config.model, str(config.source))
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials, key=key, fresh=fresh)
     best = ranked_trials(completed(outcome.study), first.direction, runner.constraints)[0]
     values = space.values(best.params)
@@ -98,30 +101,29 @@ def pre_optimize(
 
 def run_elimination(
     config: HepoptConfig,
+    space: SearchSpace,
     table: EventTable,
     folds: list[TrainingSets],
     *,
-    on_stage: Callable[[str], None] | None = None,
     on_iteration: Callable[[Iteration], None] | None = None,
     preoptimized: dict[str, Any] | None = None,
-) -> Selection:
-    """Select the variables; ``on_iteration``
-    hears of each elimination step; ``preoptimized``: the pre-optimisation's best hyperparameters.
+) -> tuple[EliminationResult, dict[str, Any]]:
+    """Select the variables: the elimination's result and the hyperparameters it trained with.
 
-    ``folds``: the prepared data, one per fold (one when ``eliminate.folds`` is not set).
+    ``folds``: the prepared data, one per fold (one when ``eliminate.folds`` is not set);
+    ``on_iteration`` hears of each elimination step; ``preoptimized``: the pre-optimisation's best
+    hyperparameters.
     """
     from hepopt.elimination.backward import EliminationData, backward_elimination, make_units
-    from hepopt.elimination.report import write_report
+    from hepopt.models.params import TrainParams
     from hepopt.objectives.registry import make_objective
-    from hepopt.parallel import TaskPool
+    from hepopt.search.task_pool import TaskPool
     from hepopt.training.adversary import spec_from_config
-    from hepopt.training.params import TrainParams
 
     settings = config.eliminate
     assert settings is not None
-    out = config.output_dir / "eliminate"
     sets = folds[0]
-    params = elimination_params(config, preoptimized)
+    params = elimination_params(config, space, preoptimized)
     try:
         units = make_units(sets.feature_names, settings.groups)
     except KeyError as err:
@@ -140,8 +142,4 @@ def run_elimination(
         result = backward_elimination(
             data, units, TrainParams.from_mapping(params), settings, pool, config.seed, on_iteration
         )
-    files = write_report(result, out, title=config.name)
-    selection = {"variables": list(result.selected), "params": params, "metric": result.selected_metric}
-    files["selection"] = out / SELECTION_FILE
-    files["selection"].write_text(json.dumps(selection, indent=2) + "\n")
-    return Selection(result.selected, result, files)
+    return result, params

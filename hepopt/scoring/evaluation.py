@@ -33,7 +33,7 @@ def evaluate_classifier(
     ``jsd/<variation>/<class>``, ``ks/<variation>/<class>``, ``jsd_mean``, ``ks_mean``; with an
     adversary spec also ``adversary_auc`` (a probe adversary, see ``probe_adversary_auc``).
     """
-    from hepopt.search.trial import objective_inputs
+    from hepopt.scoring.trial import objective_inputs
 
     if inputs is None:  # callers that already predicted on this split pass their inputs
         inputs = objective_inputs(classifier, sets, split)

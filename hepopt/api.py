@@ -1,0 +1,130 @@
+"""The public entry points: :func:`optimize` (every stage) and :func:`eliminate` (up to the
+variable selection), from a config file or object, or inside a coffea workflow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hepopt.config.schema import HepoptConfig
+from hepopt.results.summary import OptimizeResult, TrialSummary
+from hepopt.runtime.caller_state import caller_state_kept
+
+if TYPE_CHECKING:
+    from hepopt.elimination.backward import Iteration
+    from hepopt.elimination.selection import Selection
+    from hepopt.search.execution import TrialCallback
+    from hepopt.stages.base import Stage, StageContext
+
+__all__ = ["OptimizeResult", "StageCallback", "TrialSummary", "eliminate", "optimize"]
+
+StageCallback = Callable[[str], None]
+
+
+@caller_state_kept()
+def optimize(
+    config: HepoptConfig | str | Path | dict[str, Any],
+    coffea_config: HepoptConfig | str | Path | None = None,
+    *,
+    progress: bool = True,
+    n_trials: int | None = None,
+    trial_callbacks: list[TrialCallback] | None = None,
+    on_stage: StageCallback | None = None,
+    on_iteration: Callable[[Iteration], None] | None = None,
+    force: bool = False,
+) -> OptimizeResult | None:
+    """Run the stages of ``config`` (prepare -> [preoptimize -> eliminate] -> optimize ->
+    [finetune] -> export by default) and write their results under ``config.output_dir``.
+
+    Inside a coffea workflow, ``optimize(out, config)`` takes the output of
+    :func:`hepopt.workflow.feature_processor` run by the analysis' own Runner instead of reading
+    the files again (the prepare stage's key then includes the fingerprint of those events).
+
+    A stage whose inputs did not change since it last finished is skipped (``force`` reruns it,
+    reading the files again and starting the searches anew); the search resumes its study, so only
+    missing trials run, unless the study was made with other search inputs (it is then kept under
+    another name and a new one starts). Returns the optimize stage's result (None when the stage
+    list has no optimize stage). What the run changes in this process (torch threads, environment,
+    a local Ray it started, matplotlib settings) is restored when it returns.
+
+    Raises:
+        HepoptError: bad config, unreadable data, or no trial that completed.
+    """
+    from hepopt.config.loader import load_config
+    from hepopt.stages import run_stages, stage_list
+
+    output = None
+    if coffea_config is not None:
+        output, config = config, coffea_config
+    if not isinstance(config, HepoptConfig):
+        config = load_config(config)  # type: ignore[arg-type]
+    if n_trials is not None:  # part of the optimize stage's inputs, as if written in the config
+        config = config.model_copy(update={"search": config.search.model_copy(update={"n_trials": n_trials})})
+    stages = stage_list(config)
+    options = {"trial_callbacks": trial_callbacks, "on_iteration": on_iteration}
+    context = _context(config, stages, progress, on_stage, options)
+    if output is not None:
+        from hepopt.workflow import table_from_output
+
+        table = table_from_output(config, output)  # type: ignore[arg-type]
+        context.memory["table"] = table
+        options["inputs"] = {"prepare": table.fingerprint()}
+    run_stages(context, stages, force=force)
+    if "result" in context.memory:
+        return context.memory["result"]
+    if "optimize" in context.artifacts:  # skipped: what it wrote last time
+        summary = json.loads(Path(context.artifacts["optimize"]["summary"]).read_text())
+        return replace(OptimizeResult.from_dict(summary), family=config.model.family)
+    return None
+
+
+@caller_state_kept()
+def eliminate(
+    config: HepoptConfig | str | Path,
+    *,
+    progress: bool = True,
+    on_stage: StageCallback | None = None,
+    on_iteration: Callable[[Iteration], None] | None = None,
+    force: bool = False,
+) -> Selection:
+    """``hepopt eliminate``: the prepare, [preoptimize] and eliminate stages (with the
+    ``eliminate`` section's defaults when the config has none). Like :func:`optimize`, it gives
+    back what it changed in this process."""
+    from hepopt.config.loader import load_config
+    from hepopt.config.schema import EliminateConfig
+    from hepopt.elimination.selection import Selection
+    from hepopt.stages import run_stages
+    from hepopt.stages.eliminate import Eliminate, Preoptimize
+    from hepopt.stages.prepare import Prepare
+
+    if not isinstance(config, HepoptConfig):
+        config = load_config(config)
+    if config.eliminate is None:
+        config = config.model_copy(update={"eliminate": EliminateConfig()})
+    stages = [s for s in (Prepare(), Preoptimize(), Eliminate()) if s.enabled(config)]
+    context = _context(config, stages, progress, on_stage, {"on_iteration": on_iteration})
+    run_stages(context, stages, force=force)
+    if "selection" in context.memory:
+        return context.memory["selection"]
+    artifacts = context.artifacts["eliminate"]
+    return Selection(tuple(artifacts["variables"]), None, {"selection": Path(artifacts["selection"])})
+
+
+def _context(
+    config: HepoptConfig,
+    stages: list[Stage],
+    progress: bool,
+    on_stage: StageCallback | None,
+    options: dict[str, Any],
+) -> StageContext:
+    """The stages' context, with the config resolved once (mistakes found before any data is read)."""
+    from hepopt.stages import StageContext
+    from hepopt.stages.plan import make_plan
+
+    plan = make_plan(config, tuple(stage.name for stage in stages))
+    return StageContext(
+        config, progress=progress, on_stage=on_stage or (lambda _name: None), options=options, resolved=plan
+    )
