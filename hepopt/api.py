@@ -64,7 +64,7 @@ def optimize(
     if n_trials is not None:  # part of the optimize stage's inputs, as if written in the config
         config = config.model_copy(update={"search": config.search.model_copy(update={"n_trials": n_trials})})
     stages = stage_list(config)
-    options = {"trial_callbacks": trial_callbacks, "on_iteration": on_iteration}
+    options: dict[str, Any] = {"trial_callbacks": trial_callbacks, "on_iteration": on_iteration}
     context = _context(config, stages, progress, on_stage, options)
     if output is not None:
         from hepopt.workflow import table_from_output
@@ -104,7 +104,7 @@ def eliminate(
         config = load_config(config)
     if config.eliminate is None:
         config = config.model_copy(update={"eliminate": EliminateConfig()})
-    stages = [s for s in (Prepare(), Preoptimize(), Eliminate()) if s.enabled(config)]
+    stages: list[Stage] = [s for s in (Prepare(), Preoptimize(), Eliminate()) if s.enabled(config)]
     context = _context(config, stages, progress, on_stage, {"on_iteration": on_iteration})
     run_stages(context, stages, force=force)
     if "selection" in context.memory:

@@ -97,7 +97,7 @@ def _model(path: str, family: str) -> Any:
     return _MODELS[path]
 
 
-class ClassifierHistProcessor(processor.ProcessorABC):  # type: ignore[misc]
+class ClassifierHistProcessor(processor.ProcessorABC):
     """Applies a hepopt classifier and fills its output per dataset and variation.
 
     ``process`` returns ``{"hist": Hist(dataset, variation, score), "sumw": {dataset/variation:

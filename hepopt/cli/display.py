@@ -159,11 +159,11 @@ class Display:
             )
         cv = getattr(result, "cross_validation", None)
         if cv:
-            rows = "; ".join(
+            folds = "; ".join(
                 f"#{r['number']} {r['mean']:.4g} ± {r['std']:.2g}" + (" (kept)" if r["number"] == cv["chosen"] else "")
                 for r in cv["rows"]
             )
-            self.out.print(f"best trials cross-validated over {cv['folds']} folds (mean ± std): {rows}")
+            self.out.print(f"best trials cross-validated over {cv['folds']} folds (mean ± std): {folds}")
         if getattr(result, "best_is_defaults", False):
             self.out.print(
                 "[yellow]hepopt's defaults (outside the searched ranges) beat every trial on validation: "

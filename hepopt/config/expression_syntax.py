@@ -164,9 +164,9 @@ class _Validator(ast.NodeVisitor):
             self._fail("only <, <=, >, >=, == and != compare")
         if isinstance(node, ast.Attribute) and dotted(node) is None:
             self._fail("attributes are only allowed on branch names, e.g. Jet.pt")
-        name = dotted(node)
-        if name is not None and "__" in name:
-            self._fail(f"'{name}' is not a branch name")
+        branch = dotted(node)
+        if branch is not None and "__" in branch:
+            self._fail(f"'{branch}' is not a branch name")
         if isinstance(node, ast.Compare) and any(
             isinstance(part, ast.BinOp) and isinstance(part.op, ast.BitAnd | ast.BitOr)
             for part in [node.left, *node.comparators]
@@ -210,7 +210,7 @@ class _Validator(ast.NodeVisitor):
         if isinstance(left, int) and isinstance(right, int) and _too_big(node.op, left, right):
             self._fail(f"the constant {ast.unparse(node)} is too large")
         try:
-            return BINARY[type(node.op)](left, right)  # type: ignore[no-any-return]
+            return BINARY[type(node.op)](left, right)
         except (ArithmeticError, ValueError, TypeError) as err:
             self._fail(f"the constant {ast.unparse(node)} cannot be computed ({err})")
         return None

@@ -80,7 +80,7 @@ def _describe(err: ValidationError, source: str | Path) -> str:
     the alternatives of a union) and what is wrong."""
     problems: dict[str, list[dict[str, Any]]] = {}  # a union's alternatives are one problem
     for error in err.errors():
-        problems.setdefault(_field_key(error["loc"]), []).append(error)
+        problems.setdefault(_field_key(error["loc"]), []).append(dict(error))
     errors = next(iter(problems.values()))
     first = _most_telling(errors)
     text = first["msg"].removeprefix("Value error, ")

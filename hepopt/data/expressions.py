@@ -158,13 +158,15 @@ class _Evaluator(ast.NodeVisitor):
         return CONSTANTS[node.id] if node.id in CONSTANTS else self.resolve(node.id)
 
     def visit_Attribute(self, node: ast.Attribute) -> Any:
-        return self.resolve(dotted(node))
+        name = dotted(node)
+        assert name is not None  # the syntax check allows attributes on branch names only
+        return self.resolve(name)
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         return BINARY[type(node.op)](self.visit(node.left), self.visit(node.right))
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
-        return _UNARY[type(node.op)](self.visit(node.operand))
+        return _UNARY[type(node.op)](self.visit(node.operand))  # type: ignore[operator]  # a unary op: checked
 
     def visit_BoolOp(self, node: ast.BoolOp) -> Any:
         combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
@@ -185,8 +187,9 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> Any:
         args = [self.visit(a) for a in node.args]
-        kwargs = {kw.arg: self.visit(kw.value) for kw in node.keywords}
-        return as_numpy(FUNCTIONS[node.func.id](*args, **kwargs))  # type: ignore[attr-defined]
+        kwargs = {str(kw.arg): self.visit(kw.value) for kw in node.keywords}
+        function: Callable[..., Any] = FUNCTIONS[node.func.id]  # type: ignore[attr-defined]  # a Name: checked
+        return as_numpy(function(*args, **kwargs))
 
     def visit_Subscript(self, node: ast.Subscript) -> Any:
         return self.visit(node.value)[self.visit(node.slice)]

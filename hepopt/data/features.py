@@ -46,7 +46,7 @@ class FeatureCallable:
         if not callable(func):
             msg = f"features: '{self.path}' is not a callable in module '{module_name}'"
             raise ConfigError(msg)
-        return func  # type: ignore[no-any-return]
+        return func
 
     def _import(self, module_name: str) -> Any:
         try:

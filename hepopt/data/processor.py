@@ -20,7 +20,7 @@ from hepopt.errors import DataError, HepoptError
 FILE_INDEX_SHIFT = 40
 
 
-class FeatureProcessor(processor.ProcessorABC):  # type: ignore[misc]
+class FeatureProcessor(processor.ProcessorABC):
     """Computes features, weights, selection and event ids of one chunk of events.
 
     The fileset metadata of each entry must carry ``hepopt_dataset``, ``hepopt_variation``, and

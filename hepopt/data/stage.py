@@ -119,7 +119,7 @@ def run_processor(
             else work_items(samples, files, config.data.chunksize, links)
         )
         try:
-            return runner(chunks, processor_instance=FeatureProcessor(spec))  # type: ignore[no-any-return]
+            return runner(chunks, processor_instance=FeatureProcessor(spec))
         except HepoptError:
             raise
         except Exception as err:
@@ -210,6 +210,7 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
                 f"(variation '{sample.variation}', {read} events read from {len(sample.files)} file(s))"
             )
             raise DataError(msg)
+        assert out is not None  # n > 0
         names = out["feature_names"]
         if len(names) != 1 or (feature_names is not None and next(iter(names)) != feature_names):
             msg = f"feature callables return different feature names across chunks: {sorted(names)}"

@@ -112,7 +112,7 @@ class EventTable:
             feature_names=np.array(self.feature_names, dtype=str),
             dataset_names=np.array(self.dataset_names, dtype=str),
             variation_names=np.array(self.variation_names, dtype=str),
-            **factors,
+            **factors,  # type: ignore[arg-type]  # numpy's stub types **arrays as its bool options
         )
         tmp.replace(path)  # atomic: a killed run never leaves a half-written cache
 

@@ -9,7 +9,7 @@ adversary (``adv_lambda`` 0).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -77,7 +77,7 @@ class TrainParams:
         unknown = sorted(set(values) - {"family", *architecture, *training})
         if unknown:
             raise KeyError(unknown)
-        types = {f.name: type(f.default) for f in fields(cls)}
+        types: dict[str, Callable[[Any], Any]] = {f.name: type(f.default) for f in fields(cls)}
         return cls(
             family=family,
             arch={k: v for k, v in values.items() if k in architecture},

@@ -21,7 +21,7 @@ def load_families(group: str = GROUP) -> dict[str, type[ModelFamily]]:
     Raises:
         PluginError: naming the entry point that cannot be imported or is not a model family.
     """
-    return load_plugins(group, ModelFamily, "model", family_class_problem)
+    return load_plugins(group, ModelFamily, "model", family_class_problem)  # type: ignore[type-abstract]
 
 
 def family_class_problem(name: str | None, cls: type[ModelFamily]) -> str | None:

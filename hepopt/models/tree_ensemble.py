@@ -21,6 +21,16 @@ class TreeEnsemble(nn.Module):
     ``missing_left`` says), as scikit-learn's histogram gradient boosting predicts.
     """
 
+    # Buffers (register_buffer), typed for the checker.
+    feature: torch.Tensor
+    threshold: torch.Tensor
+    left: torch.Tensor
+    right: torch.Tensor
+    value: torch.Tensor
+    leaf: torch.Tensor
+    missing_left: torch.Tensor
+    baseline: torch.Tensor
+
     def __init__(self, n_trees: int, n_nodes: int, depth: int) -> None:
         super().__init__()
         self.depth = depth

@@ -20,7 +20,7 @@ def load_objectives(group: str = GROUP) -> dict[str, type[Objective]]:
         PluginError: naming the entry point that cannot be imported, is not an Objective, or
             declares itself wrongly (see :func:`objective_class_problem`).
     """
-    return load_plugins(group, Objective, "objective", objective_class_problem)
+    return load_plugins(group, Objective, "objective", objective_class_problem)  # type: ignore[type-abstract]
 
 
 def objective_class_problem(name: str, cls: type[Objective]) -> str | None:

@@ -62,7 +62,7 @@ class RobustSignificance(Objective):
         variations = nuisance_templates(merged, tuple(inputs.variations), varied)
         z = asimov_discovery_significance(histosys_spec(merged, signal, variations))
         s = np.clip(sum(merged[n] for n in signal), 0.0, None)
-        b = sum(h for n, h in merged.items() if n not in signal)
+        b = np.sum([h for n, h in merged.items() if n not in signal], axis=0)
         z_stat = asimov_significance_closed_form(s, b)
         return ObjectiveResult(z, {"stat_only_significance": z_stat, "nuisance_parameters": float(len(variations))})
 

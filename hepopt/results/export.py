@@ -35,6 +35,9 @@ FILES = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx", "descripti
 class StandaloneModel(nn.Module):
     """Raw variables -> standardisation -> network -> sigmoid, in eval mode."""
 
+    mean: torch.Tensor  # buffers, typed for the checker
+    scale: torch.Tensor
+
     def __init__(self, classifier: Classifier) -> None:
         super().__init__()
         self.net = classifier.model
@@ -122,6 +125,9 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
             )
     finally:
         logger.setLevel(level)
+    if program is None:
+        msg = "torch.onnx.export returned no program"
+        raise RuntimeError(msg)
     program.save(str(path))
 
 

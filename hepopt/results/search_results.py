@@ -66,6 +66,8 @@ def write_search_results(
     best, best_classifier = _summarise_trial(config, space, runner, best_trial)
     pareto = [best if t.number == best.number else _summarise_trial(config, space, runner, t)[0] for t in front]
     ran_defaults = [t for t in done if t.user_attrs.get(DEFAULTS)]
+    baseline: TrialSummary | None
+    baseline_classifier: Classifier | None
     if ran_defaults:  # the defaults competed as a trial: that trial is the baseline
         baseline, baseline_classifier = _summarise_trial(config, space, runner, ran_defaults[0])
     else:
@@ -75,6 +77,7 @@ def write_search_results(
         not multi
         and validated is None
         and baseline is not None
+        and baseline_classifier is not None
         and not ran_defaults
         and _better_than(baseline, best, direction)
     ):

@@ -35,7 +35,7 @@ def univariate_ranking(table: EventTable) -> list[dict[str, float | str]]:
     direction), signal and background means; most separating first."""
     nominal = table.nominal()
     labels, weights = nominal.label, np.abs(nominal.weight)
-    rows = []
+    rows: list[dict[str, float | str]] = []
     for i, name in enumerate(table.feature_names):
         x = nominal.features[:, i].astype(np.float64)
         auc = weighted_roc_auc(x, labels, weights)

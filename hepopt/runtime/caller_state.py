@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 @contextmanager
@@ -46,8 +47,9 @@ def caller_state_kept() -> Iterator[None]:
         if rc is not None:
             import matplotlib
 
-            changed = {k: v for k, v in rc.items() if k != "backend" and matplotlib.rcParams.get(k) != v}
-            matplotlib.rcParams.update(changed)
+            params: dict[str, Any] = matplotlib.rcParams  # type: ignore[assignment]  # keys typed as literals
+            changed = {k: v for k, v in rc.items() if k != "backend" and params.get(k) != v}
+            params.update(changed)
 
 
 def _rc_params() -> dict[str, object] | None:
@@ -55,7 +57,8 @@ def _rc_params() -> dict[str, object] | None:
         return None
     import matplotlib
 
-    return dict(matplotlib.rcParams)
+    params: dict[str, object] = matplotlib.rcParams  # type: ignore[assignment]  # keys typed as literals
+    return dict(params)
 
 
 def _ray_running() -> bool:

@@ -11,7 +11,7 @@ at the first run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class AveragedRunner:
         results = []
         for i, first in enumerate(outcomes[0].results):
             values = np.array([o.results[i].value for o in outcomes])
-            extras = {
+            extras: dict[str, Any] = {
                 **first.extras,
                 "std_over_runs": float(values.std(ddof=1)),
                 "values_per_run": [float(v) for v in values],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,15 @@ def _set_dropout(model: Any, params: TrainParams) -> None:
             module.p = params.arch["dropout"]
 
 
+def _start_value(starts: list[dict[str, Any]], key: str) -> Callable[[Any], Any]:
+    """A member's starting value of ``key``: that of the search trial it starts from."""
+
+    def value(spec: Any) -> Any:
+        return starts[spec.config.start][key]
+
+    return value
+
+
 def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, study: optuna.Study) -> FinetuneResult:
     """Run PBT from the best trials of ``study`` and compare its best model with the best trial."""
     import torch
@@ -213,7 +223,7 @@ def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, stud
     )
     param_space: dict[str, Any] = {"start": tune.grid_search(list(range(settings.population)))}
     for key in mutated:
-        param_space[key] = tune.sample_from(lambda spec, key=key: starts[spec.config.start][key])
+        param_space[key] = tune.sample_from(_start_value(starts, key))
     ensure_ray(config)
     out = config.output_dir / "finetune"
     history = out / "history"
@@ -235,6 +245,8 @@ def finetune(config: HepoptConfig, space: SearchSpace, runner: TrialRunner, stud
     mode = "max" if direction == "maximize" else "min"
     best_result = results.get_best_result(metric="objective", mode=mode, scope="all")
     checkpoint = best_result.get_best_checkpoint(metric="objective", mode=mode)
+    assert checkpoint is not None
+    assert best_result.config is not None
     with checkpoint.as_directory() as folder:
         state = torch.load(Path(folder) / _STATE, weights_only=True)
     final = {**starts[best_result.config["start"]], **state["mutable"]}  # the checkpoint's, not the last

@@ -63,7 +63,7 @@ class ProcessPool:
         self._busy.add(slot)
 
     def wait(self) -> tuple[int, TrialRecord | None]:
-        watched = {}
+        watched: dict[Any, int] = {}
         for slot in self._busy:
             process, conn = self._workers[slot]
             watched[conn] = watched[process.sentinel] = slot

@@ -56,8 +56,8 @@ class SearchSpace:
                 raise ConfigError(msg)
         space = cls(searched, fixed, model.family)
         for name, spec in searched.items():
-            values = spec.choices if spec.type == "categorical" else [spec.low, spec.high]
-            for value in values or []:
+            ends: list[Any] = (spec.choices or []) if spec.type == "categorical" else [spec.low, spec.high]
+            for value in ends:
                 space._check(source, name, {**space.baseline(), name: value})
         space._check(source, None, space.baseline())
         return space
@@ -78,7 +78,7 @@ class SearchSpace:
         """hepopt's defaults as a point of this space (its searched parameters only), to run as a
         trial; None when a default lies outside its range or off its step (e.g. l2 = 0 with a
         log-uniform range), where Optuna cannot take it."""
-        baseline, point = self.baseline(), {}
+        baseline, point = self.baseline(), dict[str, Any]()
         for name, spec in self.searched.items():
             if spec.per_layer:
                 width = baseline["units"]
@@ -126,7 +126,7 @@ class SearchSpace:
                 msg = f"{where}: '{name}' is not a searched parameter; searched: {sorted(self.searched)}"
                 raise ConfigError(msg)
             spec = self.searched[name]
-            ok = value in (spec.choices or []) if spec.type == "categorical" else spec.low <= value <= spec.high  # type: ignore[operator]
+            ok = value in (spec.choices or []) if spec.type == "categorical" else spec.low <= value <= spec.high
             if not ok:
                 msg = f"{where}: {name} = {value!r} is outside its search range"
                 raise ConfigError(msg)

@@ -84,7 +84,7 @@ def open_study(
         storage=open_storage(storage_url(config)),
         sampler=make_sampler(config.search, seed, grid),
         pruner=make_pruner(config.search.pruner, max_epochs, config.search.pruning),
-        directions=directions,
+        directions=directions,  # type: ignore[arg-type]  # "maximize"/"minimize": the objectives' own
         load_if_exists=True,
     )
     recorded, parts = recorded_key(study)
@@ -224,11 +224,11 @@ def run_search(
     except Exception as error:
         # Ctrl-C while Optuna records a trial surfaces from its ``finally`` (or its storage's
         # commit) as another error.
-        interrupt = interrupt_in(error)
-        if interrupt is None:
+        stopped = interrupt_in(error)
+        if stopped is None:
             raise
-        _mark_interrupted(study, interrupt, mine, storage_url(config))
-        raise interrupt from error
+        _mark_interrupted(study, stopped, mine, storage_url(config))
+        raise stopped from error
     return SearchOutcome(study, remaining, earlier, changed, restored)
 
 

@@ -84,7 +84,7 @@ class Plan:
         (``mode: per_trial``) and/or ``executions_per_trial`` seeds."""
         cv = self.config.search.cross_validation
         per_trial = cv is not None and cv.mode == "per_trial"
-        folds = self.folds() if per_trial else [None]
+        folds: list[Fold | None] = self.folds() if per_trial else [None]
         runners = self.runners(table, variables, folds, self.config.search.executions_per_trial)
         if len(runners) == 1:
             return runners[0]

@@ -18,7 +18,7 @@ def load_stages() -> dict[str, type[Stage]]:
     Raises:
         PluginError: an entry point that does not load or is not a :class:`Stage`.
     """
-    return load_plugins(GROUP, Stage, "stage")
+    return load_plugins(GROUP, Stage, "stage")  # type: ignore[type-abstract]
 
 
 def stage_list(config: HepoptConfig) -> list[Stage]:

@@ -18,7 +18,7 @@ def histogram(scores: np.ndarray, weights: np.ndarray, edges: np.ndarray) -> np.
 
 def flat_signal_edges(scores: np.ndarray, weights: np.ndarray, n_bins: int) -> np.ndarray:
     """Edges in [0, 1] that give each of ``n_bins`` bins the same signal yield (weighted quantiles
-    of the signal's output, |weights|): the "flat signal" binning of many analyses. Each inner
+    of the signal's output, absolute weights): the "flat signal" binning of many analyses. Each inner
     edge lies halfway between the event that completes a bin and the next; ties can merge bins."""
     order = np.argsort(scores, kind="stable")
     x, cumulative = scores[order], np.cumsum(np.abs(weights[order]))

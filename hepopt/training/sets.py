@@ -106,7 +106,8 @@ class TrainingSets:
                 nuisance=None if table.nuisance is None else table.nuisance[mask],
             )
 
-        splits, varied = {}, {}
+        splits: dict[str, SplitArrays] = {}
+        varied: dict[str, dict[str, SplitArrays]] = {}
         for which, name in enumerate(SPLIT_NAMES):
             nominal = arrays(nominal_rows & (split == which), which)
             splits[name] = nominal
