@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,29 +11,15 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from hand_computations import closed_form, merge_from_top
 
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 
-from conftest import analysis_config, write_config
+from helpers import analysis_config, closed_form, hepopt, merge_from_top, write_config
 
-pytestmark = pytest.mark.integration
-
-
-def hepopt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}  # a wide "terminal", so table cells do not wrap
-    return subprocess.run(
-        [sys.executable, "-m", "hepopt.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=600,
-        check=False,
-        env=env,
-    )
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.errors import ConfigError, DataError
 
-from conftest import flat_config
-from make_files import write_flat, write_truncated
+from helpers import flat_config, write_flat, write_truncated
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 @pytest.fixture
@@ -93,7 +92,7 @@ def test_truncated_root_file(tmp_path: Path, files: tuple[Path, Path]) -> None:
 def test_a_root_file_cut_short_is_one_line_naming_it_not_the_output(tmp_path: Path, files: tuple[Path, Path]) -> None:
     """Cut where its tree's header is (it opens, the tree does not read) or inside its baskets
     (the tree opens, its events do not read): in a real process, one line naming the file."""
-    from test_cli import hepopt
+    from helpers import hepopt
 
     data = files[1].read_bytes()
     for cut, expected in ((3000, "cannot read tree 'Events' (damaged or truncated file?)"),

@@ -14,10 +14,9 @@ from hepopt.config import config_from_dict
 from hepopt.data import EventTable
 from hepopt.data.stage import prepare_data
 
-from conftest import LOOPBACK, analysis_config, flat_config, listening_sockets
-from make_files import write_flat
+from helpers import LOOPBACK, analysis_config, flat_config, listening_sockets, write_flat
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 def read(path: Path, *names: str) -> dict[str, np.ndarray]:

@@ -24,28 +24,11 @@ from hepopt.stages.plan import make_plan
 from hepopt.stats.metrics import weighted_roc_auc
 from hepopt.training.sets import TrainingSets
 
-from conftest import analysis_config, write_config
-from test_cli import hepopt
+from helpers import NOISE, elimination_config, hepopt, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 REAL = ["ht", "max_btag", "lep_pt"]
-NOISE = ["Noise_0", "Noise_1"]
-FEATURES = [
-    {"ht": "sum(Jet_pt)"},
-    {"max_btag": "max(Jet_btagDeepB)"},
-    {"lep_pt": "maximum(max(Muon_pt), max(Electron_pt))"},
-    "Noise_0",
-    "Noise_1",
-    {"ht_copy": "sum(Jet_pt)"},  # the exact duplicate
-]
-
-
-def elimination_config(samples_dir: Path, **eliminate: object) -> dict:
-    raw = analysis_config(samples_dir, name="elim", features=FEATURES, objective={"name": "roc_auc"})
-    raw["model"]["space"] = {"max_epochs": 20, "patience": 4, "units": 32, "n_layers": 2}
-    raw["eliminate"] = {"tolerance": 0.005, "min_variables": 1, **eliminate}
-    return raw
 
 
 def read_csv(path: Path) -> list[dict]:

@@ -18,10 +18,9 @@ from hepopt.data.stage import prepare_data
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 
-from conftest import analysis_config, write_config
-from test_cli import hepopt
+from helpers import analysis_config, hepopt, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from hand_computations import auc_by_pairs, z_by_hand
-from test_elimination import FEATURES, NOISE
 
 import hepopt as hepopt_api
 from hepopt.config import load_config
@@ -23,10 +21,9 @@ from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import predict_proba
 
-from conftest import analysis_config, write_config
-from test_cli import hepopt
+from helpers import FEATURES, NOISE, analysis_config, auc_by_pairs, hepopt, write_config, z_by_hand
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 USER_MODELS = Path(__file__).parents[1] / "data" / "user_models"
 

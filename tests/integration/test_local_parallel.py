@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-from hand_computations import auc_by_pairs
 
 import hepopt
 from hepopt.config import load_config
@@ -28,10 +27,9 @@ from hepopt.search.parallel_trials import WORKER_DIED
 from hepopt.training import Classifier
 from hepopt.training.trainer import predict_proba
 
-from conftest import analysis_config, flat_config, write_config
-from make_files import flat_branches, write_branches, write_flat
+from helpers import analysis_config, auc_by_pairs, flat_branches, flat_config, write_branches, write_config, write_flat
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 def study_of(folder: Path, name: str) -> optuna.Study:

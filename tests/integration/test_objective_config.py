@@ -9,7 +9,6 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
-from hand_computations import auc_by_pairs, z_by_hand
 
 import hepopt
 from hepopt.config import load_config
@@ -19,9 +18,9 @@ from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import predict_proba
 
-from conftest import analysis_config, write_config
+from helpers import analysis_config, auc_by_pairs, write_config, z_by_hand
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 def test_weighted_sum_with_a_constraint(samples_dir: Path, tmp_path: Path) -> None:

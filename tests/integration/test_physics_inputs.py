@@ -16,9 +16,9 @@ from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 from hepopt.training.sets import TrainingSets
 
-from make_files import flat_branches, write_branches
+from helpers import flat_branches, write_branches
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 LUMI, XS_SIG, XS_BKG = 100.0, 2.0, 50.0
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hand_computations import total_variation, z_by_hand
 
 from hepopt.config import load_config
 from hepopt.data.stage import prepare_data
@@ -19,9 +18,9 @@ from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import predict_proba
 
-from conftest import ROOT, analysis_config, write_config
+from helpers import ROOT, analysis_config, total_variation, write_config, z_by_hand
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 PLUGIN = ROOT / "plugins" / "hepopt-shift-penalty"
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from hand_computations import auc_by_pairs
 from optuna.trial import TrialState
 
 from hepopt.config import config_from_dict
@@ -29,10 +28,9 @@ from hepopt.training.adversary import spec_from_config
 from hepopt.training.sets import TrainingSets
 from hepopt.training.trainer import predict_proba
 
-from conftest import LOOPBACK, analysis_config, listening_sockets, write_config
-from test_cli import hepopt
+from helpers import LOOPBACK, analysis_config, auc_by_pairs, hepopt, listening_sockets, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 @pytest.fixture(scope="module")
@@ -193,9 +191,9 @@ def test_population_based_training_perturbs_the_adversary_strength(
 
 
 def test_elimination_retrains_on_ray_tasks(local_ray: object, samples_dir: Path, tmp_path: Path) -> None:
-    from test_elimination import NOISE, elimination_config
-
     from hepopt.api import eliminate
+
+    from helpers import NOISE, elimination_config
 
     raw = elimination_config(samples_dir, method="retrain", min_variables=3)
     raw["search"] = {"backend": "ray", "workers": 2}

@@ -12,9 +12,9 @@ import uproot
 from hepopt.config import config_from_dict
 from hepopt.data.stage import prepare_data
 
-from conftest import SHARED_REAL_ROOT
+from helpers import SHARED_REAL_ROOT
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 NANOAOD = SHARED_REAL_ROOT / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
 HZZ = SHARED_REAL_ROOT / "uproot-HZZ.root"

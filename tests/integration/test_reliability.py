@@ -16,10 +16,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from conftest import analysis_config, write_config
-from test_cli import hepopt
+from helpers import analysis_config, hepopt, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 def test_a_second_run_on_the_same_output_folder_is_refused(samples_dir: Path, tmp_path: Path) -> None:

@@ -19,10 +19,9 @@ import pytest
 
 from hepopt.results.report import write_report
 
-from conftest import analysis_config, write_config
-from test_cli import hepopt
+from helpers import analysis_config, hepopt, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 

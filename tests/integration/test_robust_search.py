@@ -10,10 +10,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from conftest import analysis_config, write_config
-from test_cli import hepopt
+from helpers import analysis_config, hepopt, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 def dominated(a: list[float], b: list[float]) -> bool:

@@ -18,9 +18,9 @@ from hepopt.search.study import open_storage, open_study, run_search, storage_ur
 from hepopt.training import Classifier
 from hepopt.training.sets import TrainingSets
 
-from conftest import analysis_config
+from helpers import analysis_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 def setup(

@@ -15,9 +15,9 @@ from hepopt.config import config_from_dict
 from hepopt.errors import ConfigError
 from hepopt.stages import StageContext, run_stages, stage_list
 
-from conftest import analysis_config, write_config
+from helpers import analysis_config, write_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 PLUGIN = '''
 import json

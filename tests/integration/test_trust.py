@@ -22,11 +22,10 @@ from hepopt.errors import StateError
 from hepopt.search.identity import KEY_ATTR
 from hepopt.training import Classifier
 
-from conftest import flat_config, write_config
-from make_files import write_flat
-from test_cli import hepopt as run_cli
+from helpers import flat_config, write_config, write_flat
+from helpers import hepopt as run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,9 @@ from hepopt.workflow import (
     table_from_output,
 )
 
-from conftest import analysis_config
+from helpers import analysis_config
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # ROOT files, coffea, trainings: seconds each
 
 
 def test_features_optimize_apply_histograms_workspace(samples_dir: Path, tmp_path: Path) -> None:

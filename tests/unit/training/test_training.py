@@ -10,21 +10,7 @@ from hepopt.errors import HepoptError, TrainingError
 from hepopt.training import Batchable, Classifier, Standardizer, TrainParams, train_classifier, training_weights
 from hepopt.training.trainer import evaluate_loss, predict_proba
 
-
-def toy(n: int = 3000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    y = (rng.random(n) < 0.3).astype(np.int8)
-    x = rng.normal(size=(n, 4)).astype(np.float32) + y[:, None] * np.array([1.0, 0.5, 0.0, 0.0], np.float32)
-    w = rng.uniform(0.5, 2.0, n) * np.where(rng.random(n) < 0.05, -1, 1)
-    return x, y, w
-
-
-def sets(seed: int = 0) -> tuple[Batchable, Batchable]:
-    x, y, w = toy(seed=seed)
-    tw = training_weights(y, w, 1.0, "abs")
-    return Batchable.from_numpy(x[:2000], y[:2000], tw[:2000], "cpu"), Batchable.from_numpy(
-        x[2000:], y[2000:], tw[2000:], "cpu"
-    )
+from helpers import toy, toy_batches
 
 
 def test_training_weights_balance_the_classes() -> None:
@@ -41,7 +27,7 @@ def test_training_weights_balance_the_classes() -> None:
 
 
 def test_training_is_deterministic_and_learns() -> None:
-    train, val = sets()
+    train, val = toy_batches()
     params = TrainParams.from_mapping(
         {"n_layers": 2, "units": 16, "max_epochs": 8, "patience": 10, "learning_rate": 3e-3}
     )
@@ -53,7 +39,7 @@ def test_training_is_deterministic_and_learns() -> None:
 
 
 def test_early_stopping_keeps_the_best_epoch() -> None:
-    train, val = sets()
+    train, val = toy_batches()
     params = TrainParams.from_mapping(
         {"n_layers": 3, "units": 128, "learning_rate": 0.02, "max_epochs": 40, "patience": 3}
     )
@@ -67,13 +53,13 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
 
 
 def test_divergence_raises_training_error() -> None:
-    train, val = sets()
+    train, val = toy_batches()
     with pytest.raises(TrainingError, match="loss diverged at epoch 1"):
         train_classifier(TrainParams(learning_rate=1e10, beta1=0.0, max_epochs=3), train, val)
 
 
 def test_predictions_are_repeatable_in_eval_mode() -> None:
-    train, val = sets()
+    train, val = toy_batches()
     result = train_classifier(TrainParams.from_mapping({"dropout": 0.5, "max_epochs": 2}), train, val, seed=3)
     result.model.train()  # even if someone left it in training mode
     np.testing.assert_array_equal(predict_proba(result.model, val.x), predict_proba(result.model, val.x))

@@ -7,12 +7,13 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from test_training import sets
 
 from hepopt.config.schema import PruningConfig
 from hepopt.search.samplers import make_pruner
 from hepopt.training import TrainParams, train_classifier
 from hepopt.training.trainer import predict_proba
+
+from helpers import toy_batches
 
 
 def test_the_pruners_take_the_configs_settings() -> None:
@@ -47,7 +48,7 @@ def test_no_trial_is_pruned_within_the_grace_period() -> None:
 
 
 def test_early_stopping_on_a_monitored_metric_with_min_delta() -> None:
-    train, val = sets()
+    train, val = toy_batches()
     params = TrainParams.from_mapping(
         {"n_layers": 2, "units": 16, "max_epochs": 12, "patience": 3, "learning_rate": 3e-3}
     )

@@ -9,18 +9,7 @@ from hepopt.errors import ConfigError
 from hepopt.objectives import make_objective
 from hepopt.search.space import SearchSpace
 
-BASE = {
-    "luminosity": 1.0,
-    "datasets": {
-        "sig": {"files": "s.root", "role": "signal", "cross_section": 1.0},
-        "bkg": {"files": ["b.root"], "role": "background"},
-    },
-    "features": ["MET_pt", {"lead": "nth(Jet_pt, 0, fill=-1)"}],
-}
-
-
-def with_(**changes: object) -> dict:
-    return {**BASE, **changes}
+from helpers import BASE_CONFIG, with_
 
 
 def error_of(raw: object) -> str:
@@ -30,7 +19,7 @@ def error_of(raw: object) -> str:
 
 
 def test_valid_config_is_typed_and_frozen() -> None:
-    config = config_from_dict(BASE, "/x/cfg.yaml")
+    config = config_from_dict(BASE_CONFIG, "/x/cfg.yaml")
     assert config.datasets["bkg"].files == ["b.root"]
     assert config.datasets["sig"].files == ["s.root"]  # a single string becomes a list
     assert config.feature_entries() == [("expr:MET_pt", "MET_pt"), ("expr:lead", "nth(Jet_pt, 0, fill=-1)")]
@@ -162,7 +151,7 @@ def test_adversary_and_objectives_errors(changes: dict, expected: str) -> None:
 def test_multi_objective_config() -> None:
     config = config_from_dict(with_(objectives=[{"name": "asimov_significance"}, {"name": "output_shift"}]))
     assert [o.name for o in config.objective_configs()] == ["asimov_significance", "output_shift"]
-    assert [o.name for o in config_from_dict(BASE).objective_configs()] == ["asimov_significance"]
+    assert [o.name for o in config_from_dict(BASE_CONFIG).objective_configs()] == ["asimov_significance"]
 
 
 def test_grid_of_the_search_space() -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from hand_computations import auc_by_pairs
 
 from hepopt.results.plots import roc_plot
 from hepopt.results.study_plots import param_importances, write_study_plots
+
+from helpers import auc_by_pairs
 
 
 def known_study(n: int = 40, directions: tuple[str, ...] = ("maximize",)) -> optuna.Study:

@@ -13,6 +13,8 @@ from hepopt.config import config_from_dict
 from hepopt.errors import ConfigError, PluginError
 from hepopt.objectives import ObjectiveInputs, load_objectives
 
+from helpers import varied_toy_sets
+
 BAD_PLUGINS = {
     "wrong_name": ("name = 'other'\n    direction = 'maximize'", "Plugin.name is 'other', not the entry point's name"),
     "bad_direction": ("name = 'bad_direction'\n    direction = 'max'", "direction must be 'maximize' or 'minimize'"),
@@ -96,29 +98,6 @@ def test_an_objective_needing_variations_needs_them_in_the_config(changes: dict,
         make_plan(config_from_dict(with_variations, "cfg.yaml"))  # fine with a variation
 
 
-def toy_sets() -> object:
-    """Signal and background in two features, with a varied copy shifting the background."""
-    from hepopt.data import EventTable
-    from hepopt.training.sets import TrainingSets
-
-    rng = np.random.default_rng(0)
-    n = 2000
-    label = (rng.random(n) < 0.5).astype(np.int8)
-    x = rng.normal(label[:, None] * 1.0, 1.0, (n, 2))
-    table = EventTable(
-        features=np.concatenate([x, x + (label == 0)[:, None] * 0.5]).astype(np.float32),
-        label=np.tile(label, 2),
-        weight=np.ones(2 * n),
-        dataset=np.tile((label == 0).astype(np.int16), 2),
-        variation=np.repeat(np.arange(2, dtype=np.int16), n),
-        event_id=np.tile(np.arange(n, dtype=np.int64), 2),
-        feature_names=("x1", "x2"),
-        dataset_names=("sig", "bkg"),
-        variation_names=("nominal", "shift_up"),
-    )
-    return TrainingSets.from_table(table, (0.5, 0.25, 0.25), seed=1)
-
-
 def test_the_varied_events_are_predicted_only_for_objectives_that_read_them() -> None:
     """TrialRunner.score hands the objectives the variations only when one of them declares it."""
     import torch
@@ -128,7 +107,7 @@ def test_the_varied_events_are_predicted_only_for_objectives_that_read_them() ->
     from hepopt.scoring.trial import TrialRunner
     from hepopt.training.classifier import Classifier
 
-    sets = toy_sets()
+    sets = varied_toy_sets()
     seen: list[ObjectiveInputs] = []
 
     class Spy:

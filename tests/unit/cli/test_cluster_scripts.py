@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_config import BASE
 
 from hepopt.cli import main
+
+from helpers import BASE_CONFIG
 
 
 def render(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
     config = tmp_path / "my analysis.yaml"
-    config.write_text(yaml.safe_dump(BASE))
+    config.write_text(yaml.safe_dump(BASE_CONFIG))
     assert main(["cluster-script", str(config), *args]) == 0
     return capsys.readouterr().out
 
@@ -90,7 +91,7 @@ def test_a_broken_config_fails_before_any_script(tmp_path: Path, capsys: pytest.
 def test_a_wall_time_that_is_not_one_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every value lands in a shell script: a newline in --time would add a line to it."""
     config = tmp_path / "hepopt.yaml"
-    config.write_text(yaml.safe_dump(BASE))
+    config.write_text(yaml.safe_dump(BASE_CONFIG))
     assert main(["cluster-script", str(config), "--scheduler", "slurm", "--time", "04:00:00\n#SBATCH --exclusive"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""

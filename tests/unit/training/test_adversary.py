@@ -80,6 +80,7 @@ def test_adversary_data_balances_nominal_and_varied(sets: TrainingSets) -> None:
     assert len(data) == 3 * len(sets.train)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "adv_lambda"), [("classifier", 3.0), ("mdn", 10.0)])
 def test_adversarial_training_removes_the_nuisance_dependence(sets: TrainingSets, kind: str, adv_lambda: float) -> None:
     # The paper's scheme (keep the last epoch): this toy is stat-dominated, so picking the epoch by
@@ -98,6 +99,7 @@ def test_adversarial_training_removes_the_nuisance_dependence(sets: TrainingSets
     assert plain["roc_auc"] > pivot["roc_auc"]
 
 
+@pytest.mark.slow
 def test_selection_keeps_the_best_adversarial_epoch(sets: TrainingSets) -> None:
     from hepopt.training.adversarial import train_adversarial
     from hepopt.training.trainer import evaluate_loss
@@ -133,6 +135,7 @@ def continuous_table(n: int = 8000, seed: int = 4) -> EventTable:
     return table_of_copies(label, copies, ("nominal", "nuis"), nuisance=np.concatenate([np.zeros(n), z]))
 
 
+@pytest.mark.slow
 def test_mdn_adversary_with_a_per_event_nuisance() -> None:
     from hepopt.training.trainer import predict_proba
 
@@ -167,7 +170,7 @@ def test_a_team_lightning_module_trains_against_the_adversary(
 
     from hepopt.training.adversarial import train_adversarial
 
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "data" / "user_models"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "data" / "user_models"))
     spec = AdversarySpec(VARIATIONS)
     train_b, val_b = sets.train.batchable(1.0, "abs"), sets.validation.batchable(1.0, "abs")
     adv_train, adv_val = (AdversaryData.from_sets(sets, s, spec, "abs") for s in ("train", "validation"))

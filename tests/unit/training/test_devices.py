@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_config import with_
-from test_objective_plugins import toy_sets
 
 from hepopt.config import config_from_dict
 from hepopt.errors import ConfigError
 from hepopt.training import Classifier, TrainParams, train_classifier
+
+from helpers import varied_toy_sets, with_
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (bench/gpu.py measured one)")
 
@@ -28,7 +28,7 @@ def test_gpus_per_trial_is_a_fraction_or_whole_gpus(gpus: float, ok: bool) -> No
 
 
 def test_moving_the_sets_keeps_shared_tensors_shared() -> None:
-    sets = toy_sets()
+    sets = varied_toy_sets()
     moved = sets.to("cpu")
     for name, nominal in sets.splits.items():
         np.testing.assert_array_equal(moved.splits[name].x_tensor.numpy(), nominal.x_tensor.numpy())
@@ -40,7 +40,7 @@ def test_moving_the_sets_keeps_shared_tensors_shared() -> None:
 @cuda
 @pytest.mark.gpu
 def test_a_network_trained_on_cuda_reloads_on_the_cpu(tmp_path: Path) -> None:
-    sets = toy_sets().to("cuda")
+    sets = varied_toy_sets().to("cuda")
     train, val = sets.train.batchable(1.0, "abs"), sets.validation.batchable(1.0, "abs")
     params = TrainParams.from_mapping({"max_epochs": 3})
     model = train_classifier(params, train, val, seed=1).model

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hand_computations import auc_by_pairs
 
 from hepopt.config import config_from_dict
 from hepopt.errors import ConfigError
@@ -19,7 +18,9 @@ from hepopt.models.registry import family_class_problem
 from hepopt.training import Classifier, Standardizer, TrainParams, train_classifier, training_weights
 from hepopt.training.trainer import Batchable, predict_proba
 
-USER_MODELS = Path(__file__).parents[1] / "data" / "user_models"
+from helpers import auc_by_pairs
+
+USER_MODELS = Path(__file__).parents[2] / "data" / "user_models"
 
 
 def toy(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,6 +99,7 @@ def test_the_boosted_trees_stop_at_the_best_validation_iteration() -> None:
     np.testing.assert_allclose(result.model(val.x).squeeze(1).numpy(), staged, atol=2e-6)
 
 
+@pytest.mark.slow
 def test_a_boosted_tree_classifier_reloads_without_running_code_and_exports(tmp_path: Path) -> None:
     x, y, w = toy()
     train, val, scaler = batchables(x, y, w)
@@ -121,6 +123,7 @@ def test_a_boosted_tree_classifier_reloads_without_running_code_and_exports(tmp_
     np.testing.assert_allclose(scripted(torch.as_tensor(x)).numpy(), classifier.predict(x), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_team_module_and_a_lightning_module_train_by_their_config_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -191,9 +194,9 @@ TREES = {"family": "hist_gradient_boosting"}
     ],
 )
 def test_config_errors_for_model_families(changes: dict, expected: str) -> None:
-    from test_config import with_
-
     from hepopt.stages.plan import make_plan
+
+    from helpers import with_
 
     with pytest.raises(ConfigError) as info:
         make_plan(config_from_dict(with_(**changes), "cfg.yaml"))

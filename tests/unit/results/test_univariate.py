@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hand_computations import auc_by_pairs
 
 from hepopt.data.table import EventTable
 from hepopt.results.univariate import univariate_ranking, variable_separation, write_univariate
+
+from helpers import auc_by_pairs
 
 
 def toy() -> EventTable:
