@@ -21,16 +21,6 @@ class TreeEnsemble(nn.Module):
     ``missing_left`` says), as scikit-learn's histogram gradient boosting predicts.
     """
 
-    # Buffers (register_buffer), typed for the checker.
-    feature: torch.Tensor
-    threshold: torch.Tensor
-    left: torch.Tensor
-    right: torch.Tensor
-    value: torch.Tensor
-    leaf: torch.Tensor
-    missing_left: torch.Tensor
-    baseline: torch.Tensor
-
     def __init__(self, n_trees: int, n_nodes: int, depth: int) -> None:
         super().__init__()
         self.depth = depth
@@ -51,13 +41,23 @@ class TreeEnsemble(nn.Module):
         return cls(int(n_trees), int(n_nodes), int(state["max_depth"]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n_trees, n_nodes = self.feature.shape
+        # The buffers as tensors (register_buffer's attributes are untyped for a checker; class
+        # annotations would be strings TorchScript cannot resolve).
+        features: torch.Tensor = self.feature  # type: ignore[assignment]
+        thresholds: torch.Tensor = self.threshold  # type: ignore[assignment]
+        lefts: torch.Tensor = self.left  # type: ignore[assignment]
+        rights: torch.Tensor = self.right  # type: ignore[assignment]
+        leaves: torch.Tensor = self.leaf  # type: ignore[assignment]
+        missing_lefts: torch.Tensor = self.missing_left  # type: ignore[assignment]
+        values: torch.Tensor = self.value  # type: ignore[assignment]
+        baseline: torch.Tensor = self.baseline  # type: ignore[assignment]
+        n_trees, n_nodes = features.shape
         x = x.to(torch.float64)  # the thresholds are float64: compare as the trees were fit
         offset = torch.arange(n_trees, device=x.device) * n_nodes  # row start of each tree
         node = torch.zeros(x.shape[0], n_trees, dtype=torch.long, device=x.device)
-        feature, threshold = self.feature.reshape(-1), self.threshold.reshape(-1)
-        left, right, leaf = self.left.reshape(-1), self.right.reshape(-1), self.leaf.reshape(-1)
-        missing_left = self.missing_left.reshape(-1)
+        feature, threshold = features.reshape(-1), thresholds.reshape(-1)
+        left, right, leaf = lefts.reshape(-1), rights.reshape(-1), leaves.reshape(-1)
+        missing_left = missing_lefts.reshape(-1)
         for _ in range(self.depth):
             at = node + offset
             xv = torch.gather(x, 1, feature[at])
@@ -65,5 +65,5 @@ class TreeEnsemble(nn.Module):
             go_left = (missing & missing_left[at]) | (~missing & (xv <= threshold[at]))
             step = torch.where(go_left, left[at], right[at])
             node = torch.where(leaf[at], node, step)
-        logit = self.value.reshape(-1)[node + offset].sum(dim=1) + self.baseline
+        logit = values.reshape(-1)[node + offset].sum(dim=1) + baseline
         return logit.to(torch.float32).unsqueeze(1)
