@@ -168,10 +168,15 @@ class ClassifierHistProcessor(processor.ProcessorABC):
         return h
 
 
-def pyhf_workspace(h: Any, config: HepoptConfig, measurement: str | None = None) -> dict[str, Any]:
+def pyhf_workspace(
+    h: Any, config: HepoptConfig, measurement: str | None = None, mc_stat: bool = True
+) -> dict[str, Any]:
     """A pyhf workspace of the classifier output: one sample per dataset, ``mu`` on the signal
-    ones, a histosys per systematic (``x_up``/``x_down`` pairs), Asimov data (the nominal sum)."""
+    ones, a histosys per systematic (``x_up``/``x_down`` pairs), with ``mc_stat`` a staterror from
+    the histogram's variances (the sum of squared weights), and Asimov data (the nominal sum): the
+    model ``robust_significance`` fits."""
     from hepopt.stats.histosys import histosys_spec, nuisance_templates
+    from hepopt.stats.pyhf_fit import asimov_workspace
 
     datasets = list(h.axes["dataset"])
     variations = [v for v in h.axes["variation"] if v != NOMINAL]
@@ -182,13 +187,11 @@ def pyhf_workspace(h: Any, config: HepoptConfig, measurement: str | None = None)
     nominal = {d: values(d, NOMINAL) for d in datasets}
     signal = {d for d in datasets if config.datasets[d].role == "signal"}
     systematics = nuisance_templates(nominal, variations, lambda variation, d: values(d, variation))
-    spec = histosys_spec(nominal, signal, systematics)
-    observed = np.sum([nominal[d] for d in datasets], axis=0)
-    return {
-        **spec,
-        "observations": [{"name": "classifier_output", "data": [float(v) for v in observed]}],
-        "measurements": [
-            {"name": measurement or f"{config.name}_discovery", "config": {"poi": "mu", "parameters": []}}
-        ],
-        "version": "1.0.0",
-    }
+    errors = None
+    if mc_stat:
+        errors = {
+            d: np.sqrt(np.asarray(h[{"dataset": d, "variation": NOMINAL}].variances(), dtype=np.float64))
+            for d in datasets
+        }
+    spec = histosys_spec(nominal, signal, systematics, errors)
+    return asimov_workspace(spec, measurement or f"{config.name}_discovery")

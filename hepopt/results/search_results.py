@@ -111,6 +111,7 @@ def write_search_results(
         title=f"{config.name}: best trial #{best.number}",
     )
     best.test_metrics.update(ks)
+    files.update(_write_workspaces(config, runner, best_classifier, out))
     if sets.varied["test"]:
         files["variations_plot"] = out / "plots" / "variations_best.png"
         variation_plot(best_classifier, sets, "test", files["variations_plot"], title=f"best trial #{best.number}")
@@ -247,3 +248,23 @@ def _write_pareto(path: Path, names: list[str], front: list[TrialSummary]) -> No
         writer.writerow(["number", *(f"{n} (validation)" for n in names), *(f"{n} (test)" for n in names)])
         for trial in front:
             writer.writerow([trial.number, *trial.validation, *trial.test])
+
+
+def _write_workspaces(config: HepoptConfig, runner: TrialRunner, classifier: Classifier, out: Path) -> dict[str, Path]:
+    """The pyhf workspace each fitting objective (``robust_significance``) fits for the best model
+    on the test split: refitting it with pyhf gives the test value in the summary."""
+    from hepopt.results.artifacts import write_json
+    from hepopt.scoring.trial import objective_inputs
+
+    makers = [getattr(o, "workspace", None) for o in runner.objectives]
+    if not any(makers):
+        return {}
+    inputs = objective_inputs(classifier, runner.sets, "test")
+    names = [o.name for o in runner.objectives]
+    files = {}
+    for i, (name, make) in enumerate(zip(names, makers, strict=True)):
+        if make is not None:
+            label = name if names.count(name) == 1 else f"{name}_{i}"
+            files[f"workspace_{label}"] = out / f"workspace_{label}_test.json"
+            write_json(files[f"workspace_{label}"], make(inputs, measurement=f"{config.name}_test"))
+    return files

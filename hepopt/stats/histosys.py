@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 _UP_DOWN = re.compile(r"^(?P<name>.+?)[_-]?(?P<dir>up|down|Up|Down|UP|DOWN)$")
+MC_STAT = "mc_stat"  # the staterror modifier's name (one parameter per bin: mc_stat[0], ...)
 _FLOOR = 1e-9  # varied yields are floored just above zero: a negative expectation has no likelihood
 
 
@@ -77,13 +78,18 @@ def histosys_spec(
     nominal: Mapping[str, np.ndarray],
     signal_samples: set[str],
     variations: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    mc_stat: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """A pyhf spec: one sample per dataset, ``mu`` on the signal ones, a histosys per nuisance.
+    """A pyhf spec: one sample per dataset, ``mu`` on the signal ones, a histosys per nuisance,
+    and the MC statistical uncertainty of each bin (a ``staterror``: Barlow-Beeston lite, one
+    constrained factor per bin shared by the samples, its width from their combined uncertainty).
 
     Args:
         nominal: sample name -> nominal histogram.
         signal_samples: the samples scaled by the signal strength ``mu``.
         variations: nuisance -> {sample -> (up histogram, down histogram)} for affected samples.
+        mc_stat: sample name -> its absolute MC uncertainty per bin (sqrt of the sum of squared
+            weights); None: no MC statistical uncertainty in the model.
     """
     samples = []
     for name, data in nominal.items():
@@ -100,6 +106,8 @@ def histosys_spec(
                         "data": {"hi_data": _floored(hi), "lo_data": _floored(lo)},
                     }
                 )
+        if mc_stat is not None and name in mc_stat:
+            modifiers.append({"name": MC_STAT, "type": "staterror", "data": _floored(mc_stat[name], allow_zero=True)})
         samples.append({"name": name, "data": _floored(data, allow_zero=True), "modifiers": modifiers})
     return {"channels": [{"name": "classifier_output", "samples": samples}]}
 

@@ -38,8 +38,10 @@ def training_weights(label: np.ndarray, weight: np.ndarray, signal_weight: float
     out = np.empty_like(w)
     for cls, factor in ((1, signal_weight), (0, 1.0)):
         mask = label == cls
+        if not mask.any():  # e.g. an adversary's events when the variations touch only the background
+            continue
         total = w[mask].sum()
-        if mask.any() and total <= 0:
+        if total <= 0:
             msg = f"the {'signal' if cls else 'background'} training weights sum to {total:g}; cannot train"
             raise TrainingError(msg)
         out[mask] = w[mask] * (0.5 * len(w) / total) * factor

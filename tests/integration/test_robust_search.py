@@ -49,3 +49,34 @@ def test_pareto_search_with_adversary(samples_dir: Path, tmp_path: Path) -> None
         assert key in metrics
     assert metrics["robust_significance"] <= metrics["asimov_significance"] * (1 + 1e-6)
     assert (out / "plots" / "variations_best.png").stat().st_size > 10_000
+
+
+def test_the_exported_workspace_refits_to_the_reported_test_significance(samples_dir: Path, tmp_path: Path) -> None:
+    """What robust_significance fitted for the best model on the test split is written as a pyhf
+    workspace (histosys for the JES, staterror from the sum of squared weights); pyhf alone,
+    loading that file, gives the test value in the summary."""
+    import numpy as np
+    import pyhf
+
+    from hepopt import optimize
+    from hepopt.config import config_from_dict
+
+    raw = analysis_config(samples_dir, name="workspace", seed=3)
+    raw["objective"] = {"name": "robust_significance", "options": {"bins": 5}}
+    raw["search"] = {"n_trials": 2, "workers": 1}
+    raw["export"] = None
+    result = optimize(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
+    assert result is not None
+    path = result.files["workspace_robust_significance"]
+    workspace = pyhf.Workspace(json.loads(path.read_text()))  # validates against pyhf's schema
+    model = workspace.model()
+    modifiers = {m["type"] for c in workspace["channels"] for s in c["samples"] for m in s["modifiers"]}
+    assert modifiers == {"normfactor", "histosys", "staterror"}
+    backend = pyhf.get_backend()
+    pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
+    try:
+        fit = (model.config.suggested_init(), model.config.suggested_bounds(), model.config.suggested_fixed())
+        q0 = pyhf.infer.test_statistics.q0(0.0, workspace.data(model), model, *fit)
+    finally:
+        pyhf.set_backend(*backend)
+    assert float(np.sqrt(q0)) == pytest.approx(result.best.test[0], rel=1e-6)

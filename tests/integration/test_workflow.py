@@ -74,8 +74,14 @@ def test_features_optimize_apply_histograms_workspace(samples_dir: Path, tmp_pat
     nominal = {d: hists[{"dataset": d, "variation": "nominal"}].values() for d in table.dataset_names}
     for name, sample in samples.items():
         np.testing.assert_allclose(sample["data"], np.maximum(nominal[name], 0), rtol=1e-9)
-    np.testing.assert_allclose(workspace["observations"][0]["data"], sum(nominal.values()), rtol=1e-9)
-    assert [m["name"] for m in samples["zprime"]["modifiers"]] == ["mu", "jes"]
+    # The Asimov data of the model: its samples summed.
+    np.testing.assert_allclose(
+        workspace["observations"][0]["data"], sum(np.maximum(v, 0) for v in nominal.values()), rtol=1e-9
+    )
+    assert [m["name"] for m in samples["zprime"]["modifiers"]] == ["mu", "jes", "mc_stat"]
+    # The MC statistical uncertainty: the square root of each bin's sum of squared weights.
+    variances = hists[{"dataset": "wjets", "variation": "nominal"}].variances()
+    np.testing.assert_allclose(samples["wjets"]["modifiers"][-1]["data"], np.sqrt(variances), rtol=1e-9)
     jes = samples["ttbar"]["modifiers"][0]["data"]
     np.testing.assert_allclose(
         jes["hi_data"], np.maximum(hists[{"dataset": "ttbar", "variation": "jes_up"}].values(), 1e-9), rtol=1e-9

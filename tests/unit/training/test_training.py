@@ -101,3 +101,13 @@ def test_loading_refuses_code_in_model_files(tmp_path: Path) -> None:
     torch.save({"format": "hepopt-classifier", "payload": Sneaky()}, tmp_path / "evil.pt")
     with pytest.raises(HepoptError, match="not a loadable hepopt classifier"):
         Classifier.load(tmp_path / "evil.pt")
+
+
+def test_a_class_alone_is_weighted_without_dividing_by_zero() -> None:
+    # An adversary's events when the variations touch only the background: no signal at all.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tw = training_weights(np.zeros(6, np.int8), np.array([1.0, 2.0, 1.0, 2.0, 1.0, 1.0]), 1.0, "abs")
+    assert tw.sum() == pytest.approx(3.0)  # half the events, as for either class
