@@ -29,7 +29,8 @@ def evaluate_classifier(
 ) -> dict[str, float]:
     """Metrics of ``classifier`` on ``split``; the systematic ones only when there are variations.
 
-    Keys: ``asimov_significance``, ``roc_auc``; with variations also ``robust_significance``,
+    Keys: ``asimov_significance``, ``roc_auc``; with variations also ``robust_significance`` (the
+    systematics and the MC statistics profiled) and ``robust_significance_without_mc_stat``,
     ``jsd/<variation>/<class>``, ``ks/<variation>/<class>``, ``jsd_mean``, ``ks_mean``; with an
     adversary spec also ``adversary_auc`` (a probe adversary, see ``probe_adversary_auc``).
     """
@@ -43,6 +44,7 @@ def evaluate_classifier(
     }
     if inputs.variations:
         metrics["robust_significance"] = RobustSignificance(bins).evaluate(inputs).value
+        metrics["robust_significance_without_mc_stat"] = RobustSignificance(bins, mc_stat=False).evaluate(inputs).value
         metrics.update(shift_metrics(inputs, bin_edges(20)))
     if adversary is not None:
         from hepopt.training.adversary import probe_adversary_auc
