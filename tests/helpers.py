@@ -67,6 +67,7 @@ def analysis_config(samples: Path, **overrides: Any) -> dict[str, Any]:
     config["model"]["space"].update({"max_epochs": 4, "patience": 2})
     config["model"].pop("compare", None)  # tests that compare families say so
     config["search"]["n_trials"] = 3
+    config["search"]["bootstrap"] = 10  # the reported uncertainties, from few replicas (speed)
     config.update(overrides)
     return config
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+
+from hepopt.results.summary import value_with_error
 
 _STAGES = {
     "prepare": "Reading the samples through the coffea processor",
@@ -127,10 +130,13 @@ class Display:
             if summary is None:
                 continue
             cells = [label, str(summary.number)]
-            for val, test in zip(summary.validation, summary.test, strict=True):
-                cells += [f"{val:.4g}", f"{test:.4g}"]
+            val_err = getattr(summary, "validation_error", None) or [None] * len(summary.validation)
+            test_err = getattr(summary, "test_error", None) or [None] * len(summary.test)
+            for val, test, v_err, t_err in zip(summary.validation, summary.test, val_err, test_err, strict=True):
+                cells += [value_with_error(val, v_err), value_with_error(test, t_err)]
+            metric_err = getattr(summary, "test_metrics_error", None) or {}
             cells += [
-                f"{summary.test_metrics.get(e, float('nan')):.4g}"
+                value_with_error(summary.test_metrics.get(e, float("nan")), metric_err.get(e))
                 for e in _EXTRA_METRICS
                 if e in result.best.test_metrics and e not in result.objectives
             ]
@@ -220,7 +226,6 @@ def _short(value: Any) -> str:
 
 
 def _pm(value: float, error: float) -> str:
-    import math
 
     return f"{value:.4g}" if math.isnan(error) else f"{value:.4g} ± {error:.2g}"
 

@@ -23,6 +23,7 @@ class VariedInputs:
     weights: np.ndarray
     dataset: np.ndarray
     affected: tuple[int, ...]
+    event_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class ObjectiveInputs:
             generator weights included).
         dataset: index into ``dataset_names`` per nominal event (empty if unknown).
         variations: per systematic variation, the classifier on its varied events.
+        event_id: the event number per nominal event (a varied copy has its nominal event's), which
+            the bootstrap of the reported uncertainties uses to resample an event and its copies
+            together; empty if unknown.
     """
 
     scores: np.ndarray
@@ -44,6 +48,7 @@ class ObjectiveInputs:
     dataset: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     dataset_names: tuple[str, ...] = ()
     variations: Mapping[str, VariedInputs] = field(default_factory=dict)
+    event_id: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # empty if unknown
 
 
 @dataclass(frozen=True)

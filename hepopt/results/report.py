@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hepopt.errors import HepoptError
+from hepopt.results.summary import value_with_error
 
 STAGE_ORDER = ("prepare", "preoptimize", "eliminate", "optimize", "finetune", "export")
 TOP_TRIALS = 10
@@ -146,7 +147,15 @@ def _optimize_section(folder: Path) -> str:
     compared = [(f"{family} (defaults)", trial) for family, trial in s.get("comparisons", {}).items()]
     for label, trial in (("baseline (defaults)", s.get("baseline")), *compared, ("best", s["best"])):
         if trial:
-            values = [v for pair in zip(trial["validation"], trial["test"], strict=True) for v in pair]
+            errors = zip(
+                trial.get("validation_error") or [None] * len(names),
+                trial.get("test_error") or [None] * len(names),
+                strict=True,
+            )
+            pairs = zip(trial["validation"], trial["test"], errors, strict=True)
+            values = [
+                value_with_error(v, e) for val, test, (v_err, t_err) in pairs for v, e in ((val, v_err), (test, t_err))
+            ]
             rows.append([label, trial["number"], *values])
     parts.append(_table(header, rows, best_row=len(rows) - 1))
     if s.get("model_from"):

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import optuna
 
     from hepopt.data.table import EventTable
+    from hepopt.objectives.base import ObjectiveInputs
     from hepopt.scoring.trial import TrialRunner
     from hepopt.search.space import SearchSpace
     from hepopt.search.study import SearchOutcome
@@ -84,6 +85,18 @@ def write_search_results(
         # Outside the searched ranges the defaults could not be a trial; they still compete.
         best, best_classifier, best_is_defaults = baseline, baseline_classifier, True
     compared = {family: _baseline(space, runner, family) for family in config.model.compare}
+    # Uncertainties for the models a person reads about (the search itself ran on point values).
+    replicas, seed = config.search.bootstrap, config.seed
+    best = _with_errors(best, best_classifier, runner, replicas, seed)
+    pareto = [best if p.number == best.number else p for p in pareto]
+    if baseline is not None and baseline_classifier is not None:
+        baseline = _with_errors(baseline, baseline_classifier, runner, replicas, seed)
+    compared = {
+        family: (_with_errors(summary, classifier, runner, replicas, seed), classifier)
+        if summary is not None and classifier is not None
+        else (summary, classifier)
+        for family, (summary, classifier) in compared.items()
+    }
 
     files = {
         "study": out / "study.db",
@@ -195,6 +208,39 @@ def _summary(
     for constraint in runner.constraints:
         metrics[f"constraint: {constraint.label}"] = constraint.objective.evaluate(inputs).value
     return TrialSummary(number, params, validation, test, metrics)
+
+
+def _with_errors(
+    summary: TrialSummary, classifier: Classifier, runner: TrialRunner, replicas: int, seed: int
+) -> TrialSummary:
+    """``summary`` with the bootstrap uncertainty of each objective on validation and test and of
+    each test metric (the probe adversary, which retrains, is not resampled). With several runs
+    per trial (folds, seeds) the validation uncertainty is that of the first run's value."""
+    if replicas < 2:
+        return summary
+    from hepopt.scoring.evaluation import evaluate_classifier
+    from hepopt.scoring.trial import objective_inputs
+    from hepopt.scoring.uncertainty import bootstrap_errors
+
+    objectives = list(enumerate(runner.objectives))
+
+    def objective_values(inputs: ObjectiveInputs) -> dict[str, float]:
+        return {f"objective {i}": objective.evaluate(inputs).value for i, objective in objectives}
+
+    def test_values(inputs: ObjectiveInputs) -> dict[str, float]:
+        metrics = evaluate_classifier(classifier, runner.sets, "test", inputs=inputs)
+        metrics |= {f"constraint: {c.label}": c.objective.evaluate(inputs).value for c in runner.constraints}
+        return objective_values(inputs) | metrics
+
+    validation = objective_inputs(classifier, runner.sets, "validation")
+    validation_errors = bootstrap_errors(validation, objective_values, replicas, seed)
+    test_errors = bootstrap_errors(objective_inputs(classifier, runner.sets, "test"), test_values, replicas, seed)
+    return replace(
+        summary,
+        validation_error=[validation_errors.get(f"objective {i}", math.nan) for i, _ in objectives],
+        test_error=[test_errors.get(f"objective {i}", math.nan) for i, _ in objectives],
+        test_metrics_error={k: v for k, v in test_errors.items() if k in summary.test_metrics},
+    )
 
 
 def _baseline(

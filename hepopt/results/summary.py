@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,11 @@ class TrialSummary:
     test_metrics: dict[str, float] = field(default_factory=dict)
     constraints: dict[str, float] = field(default_factory=dict)  # label -> value on validation
     feasible: bool = True  # satisfies every constraint on validation
+    # Statistical uncertainties (Poisson bootstrap over events, search.bootstrap replicas): of each
+    # objective on validation and test, and of each test metric; empty when not computed.
+    validation_error: list[float] = field(default_factory=list)
+    test_error: list[float] = field(default_factory=list)
+    test_metrics_error: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,3 +77,11 @@ class OptimizeResult:
         data["output_dir"] = Path(data["output_dir"])
         data["files"] = {k: Path(v) for k, v in data["files"].items()}
         return cls(**data)
+
+
+def value_with_error(value: float, error: float | None) -> str:
+    """``value ± error`` (the error to two significant digits, the value to the same decimal)."""
+    if error is None or not math.isfinite(error) or error <= 0:
+        return f"{value:.4g}"
+    decimals = max(0, 1 - math.floor(math.log10(error)))
+    return f"{value:.{decimals}f} ± {error:.{decimals}f}"

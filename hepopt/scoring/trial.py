@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 from torch import nn
 
 from hepopt.errors import TrainingError
@@ -137,8 +138,22 @@ def objective_inputs(
     for name, varied in sets.varied[split].items() if variations else ():
         # Weight-based variations share the nominal tensor: no second prediction.
         v_scores = scores if varied.x_tensor is nominal.x_tensor else predict_proba(classifier.model, varied.x_tensor)
-        varied_inputs[name] = VariedInputs(v_scores, varied.labels, varied.weights, varied.dataset, sets.affected[name])
-    return ObjectiveInputs(scores, nominal.labels, nominal.weights, nominal.dataset, sets.dataset_names, varied_inputs)
+        varied_inputs[name] = VariedInputs(
+            v_scores, varied.labels, varied.weights, varied.dataset, sets.affected[name], _ids(varied.event_id)
+        )
+    return ObjectiveInputs(
+        scores,
+        nominal.labels,
+        nominal.weights,
+        nominal.dataset,
+        sets.dataset_names,
+        varied_inputs,
+        _ids(nominal.event_id),
+    )
+
+
+def _ids(event_id: np.ndarray | None) -> np.ndarray:
+    return np.zeros(0, dtype=np.int64) if event_id is None else event_id
 
 
 def trial_model_path(output_dir: Path, number: int) -> Path:

@@ -35,7 +35,7 @@ EARLIER = "earlier"  # <search folder>/earlier/NAME@KEY: what an earlier study l
 # Search settings a trial's values do not depend on.
 NOT_IN_KEY = (
     "n_trials", "timeout", "backend", "workers", "ray_address", "ray_connect_timeout", "gpus_per_trial", "storage",
-    "enqueue", "sampler", "population_size", "mutation_prob", "crossover_prob", "pruner",
+    "enqueue", "sampler", "population_size", "mutation_prob", "crossover_prob", "pruner", "bootstrap",
 )  # fmt: skip
 # Files of a search folder that belong to the folder, not to one study.
 FOLDER_FILES = ("manifest.json", "study.db", "study.db-journal", "study.db-wal", "study.db-shm", EARLIER)

@@ -39,6 +39,7 @@ class SplitArrays:
     y_tensor: torch.Tensor
     dataset: np.ndarray
     nuisance: np.ndarray | None = None  # per-event nuisance value (see EventTable.nuisance)
+    event_id: np.ndarray | None = None  # a varied copy has its nominal event's id (the bootstrap pairs them)
 
     def batchable(self, signal_weight: float, negative: str) -> Batchable:
         """The training view: class-balanced training weights for this trial's signal weight."""
@@ -104,6 +105,7 @@ class TrainingSets:
                 y_tensor=torch.as_tensor(labels.astype(np.float32), device=device),
                 dataset=table.dataset[mask],
                 nuisance=None if table.nuisance is None else table.nuisance[mask],
+                event_id=table.event_id[mask],
             )
 
         splits: dict[str, SplitArrays] = {}

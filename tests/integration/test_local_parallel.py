@@ -38,7 +38,7 @@ def study_of(folder: Path, name: str) -> optuna.Study:
 
 def test_trials_run_side_by_side_in_worker_processes(samples_dir: Path, tmp_path: Path) -> None:
     raw = analysis_config(samples_dir, name="side_by_side", export=None, objective={"name": "roc_auc"})
-    raw["search"] = {"n_trials": 4, "workers": 2, "sampler": "random"}
+    raw["search"] = {"bootstrap": 10, "n_trials": 4, "workers": 2, "sampler": "random"}
     path = write_config(tmp_path, raw)
     result = hepopt.optimize(path, progress=False)
     assert result is not None
@@ -83,7 +83,7 @@ def test_a_worker_that_dies_fails_its_trial_only(samples_dir: Path, tmp_path: Pa
     from hepopt.training.sets import TrainingSets
 
     raw = analysis_config(samples_dir, name="dying_worker")
-    raw["search"] = {"n_trials": 4, "workers": 2, "sampler": "random"}
+    raw["search"] = {"bootstrap": 10, "n_trials": 4, "workers": 2, "sampler": "random"}
     config = config_from_dict(raw, tmp_path / "hepopt.yaml")
     sets = TrainingSets.from_table(prepare_data(config, progress=False), (0.6, 0.2, 0.2), config.seed)
     runner = TrialRunner(sets, (KillsItsWorker(str(tmp_path / "killed")),), "abs", config.seed)
@@ -118,6 +118,7 @@ def test_cores_are_those_the_process_is_given(tmp_path: Path, monkeypatch: pytes
 def test_the_best_trials_are_cross_validated_and_the_best_mean_kept(samples_dir: Path, tmp_path: Path) -> None:
     raw = analysis_config(samples_dir, name="cv_best", objective={"name": "roc_auc"})
     raw["search"] = {
+        "bootstrap": 10,
         "n_trials": 3,
         "workers": 2,
         "sampler": "random",
@@ -159,7 +160,7 @@ def test_the_defaults_compete_as_the_first_trial(flat_files: Any, tmp_path: Path
     raw["model"] = {
         "space": {"max_epochs": 3, "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
     }
-    raw["search"] = {"n_trials": 2, "workers": 1}
+    raw["search"] = {"bootstrap": 10, "n_trials": 2, "workers": 1}
     result = hepopt.optimize(write_config(tmp_path, raw), progress=False)
     assert result is not None
     first = study_of(tmp_path, "defaults_first").trials[0]
@@ -177,7 +178,7 @@ def test_defaults_outside_the_space_still_win_when_better(flat_files: Any, tmp_p
     raw = flat_config(*flat_files, name="defaults_win", export=None, objective={"name": "roc_auc"})
     fixed = {"max_epochs": 20, "patience": 20, "batch_size": 64}
     raw["model"] = {"space": {**fixed, "learning_rate": {"type": "float", "low": 1e-7, "high": 2e-7}}}
-    raw["search"] = {"n_trials": 2, "workers": 1}
+    raw["search"] = {"bootstrap": 10, "n_trials": 2, "workers": 1}
     result = hepopt.optimize(write_config(tmp_path, raw), progress=False)
     assert result is not None
     assert result.baseline is not None

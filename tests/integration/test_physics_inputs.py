@@ -56,7 +56,7 @@ def config(files: dict[str, Path], negative_weights: str = "abs") -> dict:
         "training": {"negative_weights": negative_weights},
         "model": {"space": {"units": {"type": "int", "low": 8, "high": 16}, "max_epochs": 3, "patience": 2}},
         "objective": {"name": "robust_significance", "options": {"bins": 5}},
-        "search": {"n_trials": 1},
+        "search": {"bootstrap": 10, "n_trials": 1},
         "export": None,
     }
 

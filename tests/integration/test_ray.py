@@ -55,7 +55,7 @@ def setup(
     **search: object,
 ) -> tuple:
     raw = raw or analysis_config(samples_dir, name=folder.name)
-    raw["search"] = {"backend": "ray", "workers": 2, **search}
+    raw["search"] = {"bootstrap": 10, "backend": "ray", "workers": 2, **search}
     config = config_from_dict(raw, folder / "hepopt.yaml")
     table = prepare_data(config, progress=False)
     sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed)
@@ -196,7 +196,7 @@ def test_elimination_retrains_on_ray_tasks(local_ray: object, samples_dir: Path,
     from helpers import NOISE, elimination_config
 
     raw = elimination_config(samples_dir, method="retrain", min_variables=3)
-    raw["search"] = {"backend": "ray", "workers": 2}
+    raw["search"] = {"bootstrap": 10, "backend": "ray", "workers": 2}
     result = eliminate(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False).result
     assert result is not None
     first_three = [it.dropped[0] for it in result.iterations[:3]]
@@ -215,7 +215,7 @@ def test_task_pool_runs_calls_as_ray_tasks_in_order(local_ray: object, samples_d
     from hepopt.search.task_pool import TaskPool
 
     raw = analysis_config(samples_dir)
-    raw["search"] = {"backend": "ray", "workers": 2}
+    raw["search"] = {"bootstrap": 10, "backend": "ray", "workers": 2}
     pool = TaskPool(config_from_dict(raw, tmp_path / "hepopt.yaml"), np.arange(10))
     results = pool.map(_pid_and_sum, [(i,) for i in range(6)])
     assert [value for _, value, _ in results] == [45 + i for i in range(6)]
@@ -227,7 +227,7 @@ def test_the_embedded_ray_listens_on_loopback_only(samples_dir: Path, tmp_path: 
     """Ray replaces a loopback node address by the machine's and listens everywhere unless told
     otherwise: hepopt's local Ray (GCS, raylet, workers, agents, the driver) must not."""
     raw = analysis_config(samples_dir, name="loopback", export=None)
-    raw["search"] = {"backend": "ray", "workers": 1, "n_trials": 1}
+    raw["search"] = {"bootstrap": 10, "backend": "ray", "workers": 1, "n_trials": 1}
     path = write_config(tmp_path, raw)
     driver = subprocess.Popen(
         [sys.executable, "-m", "hepopt.cli", "optimize", str(path), "--quiet"], stdout=subprocess.DEVNULL,
@@ -249,7 +249,7 @@ def test_an_unreachable_ray_address_is_one_line_after_a_bounded_wait(samples_dir
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     raw = analysis_config(samples_dir, name="nowhere", export=None)
-    raw["search"] = {"ray_connect_timeout": 2, "n_trials": 1}
+    raw["search"] = {"bootstrap": 10, "ray_connect_timeout": 2, "n_trials": 1}
     path = write_config(tmp_path, raw)
     done = hepopt("optimize", str(path), "--quiet", "--ray-address", f"127.0.0.1:{port}")
     assert done.returncode == 1

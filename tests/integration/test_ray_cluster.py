@@ -147,7 +147,12 @@ def test_trials_run_on_both_nodes_of_the_cluster_given_by_ray_address(
     ray_cluster: RayCluster, samples_dir: Path, tmp_path: Path
 ) -> None:
     raw = analysis_config(samples_dir, name="cluster")
-    raw["search"] = {"workers": 2, "n_trials": 4, "sampler": "random"}  # backend local: the flag sets ray
+    raw["search"] = {
+        "bootstrap": 10,
+        "workers": 2,
+        "n_trials": 4,
+        "sampler": "random",
+    }  # backend local: the flag sets ray
     path = write_config(tmp_path, raw)
     done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.address, prefix=ray_cluster.prefix)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -176,7 +181,7 @@ def test_a_driver_outside_the_cluster_joins_through_ray_client(
     ray_cluster: RayCluster, samples_dir: Path, tmp_path: Path
 ) -> None:
     raw = analysis_config(samples_dir, name="client", export=None)
-    raw["search"] = {"workers": 2, "n_trials": 2, "sampler": "random"}
+    raw["search"] = {"bootstrap": 10, "workers": 2, "n_trials": 2, "sampler": "random"}
     path = write_config(tmp_path, raw)
     done = run_hepopt("optimize", str(path), "--ray-address", ray_cluster.client, "--quiet", prefix=ray_cluster.prefix)
     if "Starting Ray client server failed" in done.stderr:

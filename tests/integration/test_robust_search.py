@@ -25,7 +25,7 @@ def test_pareto_search_with_adversary(samples_dir: Path, tmp_path: Path) -> None
     raw.pop("objective")
     raw["objectives"] = [{"name": "asimov_significance"}, {"name": "output_shift"}]
     raw["adversary"] = {"variations": ["jes_up", "jes_down"]}
-    raw["search"] = {"sampler": "nsga2", "population_size": 2, "n_trials": 4}
+    raw["search"] = {"bootstrap": 10, "sampler": "nsga2", "population_size": 2, "n_trials": 4}
     raw["model"]["space"].update(
         {"adv_lambda": {"type": "categorical", "choices": [0.0, 5.0]}, "adv_epochs": 2, "adv_pretrain_epochs": 1}
     )
@@ -66,7 +66,7 @@ def test_the_exported_workspace_refits_to_the_reported_test_significance(samples
 
     raw = analysis_config(samples_dir, name="workspace", seed=3)
     raw["objective"] = {"name": "robust_significance", "options": {"bins": 5}}
-    raw["search"] = {"n_trials": 2, "workers": 1}
+    raw["search"] = {"bootstrap": 10, "n_trials": 2, "workers": 1}
     raw["export"] = None
     result = optimize(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
     assert result is not None
@@ -83,3 +83,8 @@ def test_the_exported_workspace_refits_to_the_reported_test_significance(samples
     finally:
         pyhf.set_backend(*backend)
     assert float(np.sqrt(q0)) == pytest.approx(result.best.test[0], rel=1e-6)
+    # Every reported value has its bootstrap uncertainty, in the result and in summary.json.
+    summary = json.loads(result.files["summary"].read_text())
+    for trial in (summary["best"], summary["baseline"]):
+        assert all(e > 0 for e in trial["validation_error"] + trial["test_error"])
+        assert set(trial["test_metrics_error"]) >= {"asimov_significance", "roc_auc", "robust_significance"}

@@ -227,7 +227,7 @@ def test_optimize_with_cross_validation_from_the_config(samples_dir: Path, tmp_p
     from hepopt.api import optimize
 
     raw = analysis_config(samples_dir, name="cv_pipeline")
-    raw["search"] = {"n_trials": 1, "cross_validation": {"folds": 2, "by": "random"}}
+    raw["search"] = {"bootstrap": 10, "n_trials": 1, "cross_validation": {"folds": 2, "by": "random"}}
     raw["model"]["space"].pop("l2")  # the defaults fit the space: they are the (one) trial
     result = optimize(config_from_dict(raw, tmp_path / "hepopt.yaml"), progress=False)
     study = optuna.load_study(
@@ -243,7 +243,12 @@ def test_executions_per_trial_average_over_seeds(samples_dir: Path, tmp_path: Pa
     from hepopt.training import TrainParams
 
     raw = analysis_config(samples_dir, name="repeats")
-    raw["search"] = {"n_trials": 1, "executions_per_trial": 2, "cross_validation": {"folds": 2, "by": "random"}}
+    raw["search"] = {
+        "bootstrap": 10,
+        "n_trials": 1,
+        "executions_per_trial": 2,
+        "cross_validation": {"folds": 2, "by": "random"},
+    }
     config = config_from_dict(raw, tmp_path / "hepopt.yaml")
     table = prepare_data(config, progress=False)
     plan = make_plan(config)

@@ -65,7 +65,7 @@ def test_two_drivers_fill_one_study_on_postgresql(postgres_url: str, samples_dir
     for name in ("a", "b"):  # two analysts' machines: their own output folders, one study
         raw = analysis_config(samples_dir, name="shared", output=f"results_{name}", export=None)
         # One trial at a time per driver: each may finish the one it has in flight at the target.
-        raw["search"] = {"storage": postgres_url, "sampler": "random", "n_trials": 6, "workers": 1}
+        raw["search"] = {"bootstrap": 10, "storage": postgres_url, "sampler": "random", "n_trials": 6, "workers": 1}
         path = write_config(tmp_path / name, raw)
         command = [sys.executable, "-m", "hepopt.cli", "optimize", str(path), "--quiet"]
         drivers.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
@@ -125,7 +125,7 @@ def test_a_driver_with_other_search_inputs_is_refused(postgres_url: str, samples
     differs (here the objective) is refused in one line and the study is left as it was; --force
     cannot restart what other drivers may be using."""
     raw = analysis_config(samples_dir, name="one_key", export=None)
-    raw["search"] = {"storage": postgres_url, "sampler": "random", "n_trials": 1}
+    raw["search"] = {"bootstrap": 10, "storage": postgres_url, "sampler": "random", "n_trials": 1}
     first = write_config(tmp_path / "a", raw)
     done = hepopt("optimize", str(first), "--quiet")
     assert done.returncode == 0, done.stderr

@@ -39,7 +39,7 @@ def small_config(files: tuple[Path, Path], **overrides: Any) -> dict[str, Any]:
     raw["model"] = {
         "space": {"max_epochs": 2, "learning_rate": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}}
     }
-    raw["search"] = {"n_trials": 2}
+    raw["search"] = {"bootstrap": 10, "n_trials": 2}
     raw.update(overrides)
     return raw
 
@@ -177,7 +177,7 @@ def test_two_output_folders_cannot_share_one_journal_file_at_once(
     paths = []
     for name in ("a", "b"):
         raw = small_config(flat_files, output=f"results_{name}")
-        raw["search"] = {"n_trials": 6, "storage": f"journal:{journal}"}
+        raw["search"] = {"bootstrap": 10, "n_trials": 6, "storage": f"journal:{journal}"}
         raw["model"]["space"]["max_epochs"] = 30
         paths.append(write_config(tmp_path, raw, f"{name}.yaml"))
     first = subprocess.Popen(

@@ -119,6 +119,9 @@ class SearchConfig(Section):
     executions_per_trial: int = Field(default=1, ge=1)
     """Trainings per trial with seeds seed, seed+1, ... (per fold with cross-validation): the objective
     is their mean, since one training is noisy."""
+    bootstrap: int = Field(default=100, ge=0)
+    """Poisson-bootstrap replicas for the uncertainty of every reported value (the best model, the
+    defaults, the compared families, on validation and test); 0 reports the values alone."""
     n_trials: int = Field(default=20, ge=1)
     """Finished trials the study should hold (a resumed study runs the missing ones)."""
     timeout: float | None = Field(default=None, gt=0)
