@@ -4,6 +4,7 @@ headless chromium), the log file, and the study in optuna-dashboard."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import socket
 import subprocess
@@ -99,7 +100,10 @@ def test_report_tables_match_the_study(run_dir: Path) -> None:
     assert len(variables) == len(analysis_config(Path("x"))["features"])
     summary = json.loads((run_dir / "results" / "optimize" / "summary.json").read_text())
     best_rows = [row for table in parser.tables for cls, row in table if cls == "best"]
-    assert best_rows[0][:3] == ["best", str(summary["best"]["number"]), f"{summary['best']['validation'][0]:.4g}"]
+    value, error = summary["best"]["validation"][0], summary["best"]["validation_error"][0]
+    decimals = max(0, 1 - math.floor(math.log10(error)))  # the error to two significant digits
+    shown = f"{value:.{decimals}f} ± {error:.{decimals}f}"
+    assert best_rows[0][:3] == ["best", str(summary["best"]["number"]), shown]
     # The top-trials table: completed trials, best first, as the study in SQLite has them.
     storage = f"sqlite:///{run_dir / 'results' / 'optimize' / 'study.db'}"
     trials = optuna.load_study(study_name="report_test", storage=storage).get_trials(
