@@ -12,6 +12,7 @@ from hepopt.objectives.binning import Binning
 from hepopt.stats.binning import DEFAULT_MIN_BACKGROUND
 from hepopt.stats.figures_of_merit import (
     asimov_log_likelihood_ratio,
+    asimov_significance_with_sigma_b,
     asimov_significance_with_uncertainty,
     background_rejection,
     best_cut_significance,
@@ -83,29 +84,43 @@ class BackgroundRejection(Objective):
 
 
 class AsimovWithUncertainty(Objective):
-    """Binned Asimov significance with a relative background uncertainty (Cowan et al. 2011,
-    closed form; options ``relative_uncertainty`` (0.1), and ``bins``, ``binning``,
-    ``min_background`` as for ``asimov_significance``)."""
+    """Binned Asimov significance with a background uncertainty per bin (Cowan et al. 2011,
+    closed form). Options: ``relative_uncertainty`` (a fraction of each bin's background; 0.1 by
+    default) or ``absolute_uncertainty`` (each bin's background known to this many events), and
+    ``bins``, ``binning``, ``min_background`` as for ``asimov_significance``."""
 
     name = "asimov_significance_sigma_b"
     direction = "maximize"
 
     def __init__(
         self,
-        relative_uncertainty: float = 0.1,
+        relative_uncertainty: float | None = None,
         bins: int | Sequence[float] = 10,
         min_background: float = DEFAULT_MIN_BACKGROUND,
         binning: str = "fixed",
+        absolute_uncertainty: float | None = None,
     ) -> None:
-        if relative_uncertainty < 0:
-            msg = f"relative_uncertainty must be >= 0, got {relative_uncertainty}"
+        if relative_uncertainty is not None and absolute_uncertainty is not None:
+            msg = "give relative_uncertainty or absolute_uncertainty, not both"
             raise ValueError(msg)
-        self.relative_uncertainty = float(relative_uncertainty)
+        for name, value in (
+            ("relative_uncertainty", relative_uncertainty),
+            ("absolute_uncertainty", absolute_uncertainty),
+        ):
+            if value is not None and value < 0:
+                msg = f"{name} must be >= 0, got {value}"
+                raise ValueError(msg)
+        self.absolute_uncertainty = None if absolute_uncertainty is None else float(absolute_uncertainty)
+        self.relative_uncertainty = 0.1 if relative_uncertainty is None else float(relative_uncertainty)
         self.binning = Binning.from_options(bins, binning, min_background)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
         s, b = self.binning.yields(inputs)
-        z = asimov_significance_with_uncertainty(np.clip(s, 0.0, None), b, self.relative_uncertainty)
+        s = np.clip(s, 0.0, None)
+        if self.absolute_uncertainty is not None:
+            z = asimov_significance_with_sigma_b(s, b, self.absolute_uncertainty)
+        else:
+            z = asimov_significance_with_uncertainty(s, b, self.relative_uncertainty)
         return ObjectiveResult(z, {"signal": float(s.sum()), "background": float(b.sum())})
 
 

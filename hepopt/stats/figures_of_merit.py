@@ -80,16 +80,28 @@ def background_rejection(
 
 def asimov_significance_with_uncertainty(s: np.ndarray, b: np.ndarray, relative_uncertainty: float) -> float:
     """Cowan et al. (2011) Asimov discovery significance with a background known to
-    sigma_b = relative_uncertainty * b, per bin, bins combined in quadrature:
+    sigma_b = relative_uncertainty * b, per bin (see :func:`asimov_significance_with_sigma_b`).
+    ``relative_uncertainty`` = 0 gives the stat-only formula."""
+    b = np.asarray(b, dtype=np.float64)
+    return asimov_significance_with_sigma_b(s, b, relative_uncertainty * b)
+
+
+def asimov_significance_with_sigma_b(s: np.ndarray, b: np.ndarray, sigma_b: np.ndarray | float) -> float:
+    """Cowan et al. (2011) Asimov discovery significance with each bin's background known to
+    ``sigma_b`` (events), bins combined in quadrature:
 
         Z^2 = 2 [(s+b) ln((s+b)(b+sigma^2) / (b^2 + (s+b) sigma^2)) - b^2/sigma^2 ln(1 + sigma^2 s / (b (b+sigma^2)))]
 
-    ``relative_uncertainty`` = 0 gives the stat-only formula.
+    A bin with sigma_b = 0 takes the stat-only term.
     """
     s, b = np.asarray(s, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if relative_uncertainty == 0:
+    var = np.broadcast_to(np.asarray(sigma_b, dtype=np.float64) ** 2, b.shape)
+    if not np.any(var > 0):
         return float(np.sqrt(asimov_q0(s, b)))
-    var = (relative_uncertainty * b) ** 2
+    exact = var == 0
+    if np.any(exact):  # those bins' stat-only terms, the others with their uncertainty
+        q = asimov_q0(s[exact], b[exact])
+        return float(np.sqrt(q + asimov_significance_with_sigma_b(s[~exact], b[~exact], np.sqrt(var[~exact])) ** 2))
     first = (s + b) * np.log((s + b) * (b + var) / (b**2 + (s + b) * var))
     second = b**2 / var * np.log1p(var * s / (b * (b + var)))
     return float(np.sqrt(np.sum(2.0 * (first - second))))
