@@ -67,6 +67,19 @@ class Binning:
         signal = inputs.labels == 1
         return flat_signal_edges(inputs.scores[signal], inputs.weights[signal], len(self.edges) - 1)
 
+    def describe(self) -> str:
+        """As a person writes it next to a number: ``10 equal bins in [0, 1], merged from the top
+        until each has b >= 0.001``."""
+        n = len(self.edges) - 1
+        equal = np.allclose(self.edges, np.linspace(0.0, 1.0, n + 1))
+        if self.kind == "flat_signal":
+            kind = f"{n} bins of equal expected signal"
+        elif equal:
+            kind = f"{n} equal bins in [0, 1]"
+        else:
+            kind = "bin edges " + ", ".join(f"{e:g}" for e in self.edges)
+        return f"{kind}, merged from the top until each has b >= {self.min_background:g}"
+
     def yields(self, inputs: ObjectiveInputs) -> tuple[np.ndarray, np.ndarray]:
         """Signal and background yields per bin of this classifier, low-background bins merged."""
         edges = self.edges_for(inputs)

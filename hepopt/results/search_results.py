@@ -166,6 +166,7 @@ def write_search_results(
         model_from=model_from,
         cross_validation=validated.to_dict() if validated is not None else None,
         comparisons={family: summary for family, (summary, _) in compared.items() if summary is not None},
+        binning=_binnings(runner, best.test_metrics),
     )
     write_json(files["summary"], result.to_dict())
     return result
@@ -314,3 +315,22 @@ def _write_workspaces(config: HepoptConfig, runner: TrialRunner, classifier: Cla
             files[f"workspace_{label}"] = out / f"workspace_{label}_test.json"
             write_json(files[f"workspace_{label}"], make(inputs, measurement=f"{config.name}_test"))
     return files
+
+
+def _binnings(runner: TrialRunner, metrics: dict[str, float]) -> dict[str, str]:
+    """How each binned objective and test metric binned the classifier output (they may differ:
+    the objectives as configured, the standard metrics with 10 equal bins)."""
+    from hepopt.objectives.binning import Binning
+    from hepopt.scoring.evaluation import METRIC_BINS
+
+    found = {}
+    for objective in runner.objectives:
+        binning = getattr(objective, "binning", None)
+        if isinstance(binning, Binning):
+            found[f"objective: {objective.name}"] = binning.describe()
+    standard = Binning.from_options(METRIC_BINS).describe()
+    for name in ("asimov_significance", "robust_significance", "robust_significance_without_mc_stat"):
+        if name in metrics:
+            found[f"metric: {name}"] = standard
+    return found
+

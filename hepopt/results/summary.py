@@ -52,6 +52,8 @@ class OptimizeResult:
     best_is_defaults: bool = False
     model_from: str = ""  # which events best_model.pt was trained on, and how it was chosen
     cross_validation: dict[str, Any] | None = None  # mode best_trials: each best trial's folds
+    # How each binned number was binned: "objective: <name>" and "metric: <name>" -> description
+    binning: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

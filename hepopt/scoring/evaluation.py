@@ -17,13 +17,16 @@ if TYPE_CHECKING:
     from hepopt.training.sets import TrainingSets
 
 
+METRIC_BINS = 10  # the standard metrics' binned significances: equal bins in [0, 1]
+
+
 def evaluate_classifier(
     classifier: Classifier,
     sets: TrainingSets,
     split: str = "test",
     *,
     adversary: AdversarySpec | None = None,
-    bins: int = 10,
+    bins: int = METRIC_BINS,
     seed: int = 0,
     inputs: ObjectiveInputs | None = None,
 ) -> dict[str, float]:

@@ -88,3 +88,9 @@ def test_the_exported_workspace_refits_to_the_reported_test_significance(samples
     for trial in (summary["best"], summary["baseline"]):
         assert all(e > 0 for e in trial["validation_error"] + trial["test_error"])
         assert set(trial["test_metrics_error"]) >= {"asimov_significance", "roc_auc", "robust_significance"}
+    # Each binned number says how it was binned: the objective as configured, the metrics with 10 bins.
+    assert (
+        summary["binning"]["objective: robust_significance"]
+        == "5 equal bins in [0, 1], merged from the top until each has b >= 0.001"
+    )
+    assert summary["binning"]["metric: asimov_significance"].startswith("10 equal bins in [0, 1]")

@@ -223,3 +223,45 @@ def test_weighted_sum_errors_name_the_term(terms: list, message: str) -> None:
 
     with pytest.raises(ConfigError, match=r"objective\.options: weighted_sum: .*" + message):
         make_objective("weighted_sum", {"terms": terms})
+
+
+def test_an_absolute_background_uncertainty() -> None:
+    from hepopt.stats.figures_of_merit import asimov_significance_with_sigma_b
+
+    s, b, sigma = np.array([4.0, 9.0]), np.array([40.0, 12.0]), 3.0
+    by_hand = 0.0
+    for s_i, b_i in zip(s, b, strict=True):  # Cowan et al. 2011, eq. (20), bin by bin
+        v = sigma**2
+        by_hand += 2 * (
+            (s_i + b_i) * math.log((s_i + b_i) * (b_i + v) / (b_i**2 + (s_i + b_i) * v))
+            - b_i**2 / v * math.log(1 + v * s_i / (b_i * (b_i + v)))
+        )
+    assert asimov_significance_with_sigma_b(s, b, sigma) == pytest.approx(math.sqrt(by_hand), rel=1e-12)
+    # sigma_b = 10 % of b is the relative option; sigma_b = 0 is stat only.
+    assert asimov_significance_with_sigma_b(s, b, 0.1 * b) == pytest.approx(
+        asimov_significance_with_uncertainty(s, b, 0.1), rel=1e-12
+    )
+    assert asimov_significance_with_sigma_b(s, b, np.array([0.0, 3.0])) == pytest.approx(
+        math.sqrt(2 * ((4 + 40) * math.log1p(4 / 40) - 4) + asimov_significance_with_sigma_b(s[1:], b[1:], 3.0) ** 2)
+    )
+    scores = np.array([0.95, 0.9, 0.2, 0.1])
+    inputs = ObjectiveInputs(scores, np.array([1, 1, 0, 0]), np.array([2.0, 2.0, 20.0, 20.0]))
+    absolute = make_objective("asimov_significance_sigma_b", {"bins": 2, "absolute_uncertainty": 3.0}).evaluate(inputs)
+    # Two bins, the upper one without background: merged into one (s, b) = (4, 40).
+    assert absolute.value == pytest.approx(
+        asimov_significance_with_sigma_b(np.array([4.0]), np.array([40.0]), 3.0), rel=1e-12
+    )
+    from hepopt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not both"):
+        make_objective("asimov_significance_sigma_b", {"relative_uncertainty": 0.1, "absolute_uncertainty": 3.0})
+
+
+def test_a_binning_describes_itself() -> None:
+    from hepopt.objectives.binning import Binning
+
+    assert (
+        Binning.from_options(10).describe() == "10 equal bins in [0, 1], merged from the top until each has b >= 0.001"
+    )
+    assert Binning.from_options(5, "flat_signal", 0.5).describe().startswith("5 bins of equal expected signal, ")
+    assert Binning.from_options([0, 0.5, 0.9, 1]).describe().startswith("bin edges 0, 0.5, 0.9, 1,")
