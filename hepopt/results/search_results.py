@@ -333,4 +333,3 @@ def _binnings(runner: TrialRunner, metrics: dict[str, float]) -> dict[str, str]:
         if name in metrics:
             found[f"metric: {name}"] = standard
     return found
-

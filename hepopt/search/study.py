@@ -3,6 +3,7 @@ server (``search.storage: postgresql://...``) several drivers may share one stud
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -246,12 +247,15 @@ def side_by_side(config: HepoptConfig, remaining: int, workers: int, runner: Tri
 
 def _mark_interrupted(study: optuna.Study, interrupt: BaseException, driver: str | None, url: str) -> None:
     """Mark what the interrupt left RUNNING. The interrupt may have cut the study's own connection
-    off mid-statement (its SQLite transaction then still holds a lock): a fresh connection tries
-    again; if that fails too, the next run marks those trials instead (``interrupted (process stopped)``)."""
+    off mid-statement: its SQLite transaction then still holds a lock that would block every other
+    connection of this process, so it is rolled back and the connections closed, and the marking
+    runs on a fresh connection. If that fails too, the next run marks those trials instead
+    (``interrupted (process stopped)``)."""
     why = interrupt_reason(interrupt)
     try:
         _fail_running(study, why, driver)
     except Exception:  # noqa: BLE001 - whatever cut the connection off, a fresh one tries
+        _release_connections(study)
         try:
             again = optuna.load_study(study_name=study.study_name, storage=open_storage(url))
             _fail_running(again, why, driver)
@@ -259,6 +263,17 @@ def _mark_interrupted(study: optuna.Study, interrupt: BaseException, driver: str
             logging.getLogger(__name__).warning(
                 "could not mark the interrupted trials; the next run will", exc_info=True
             )
+
+
+def _release_connections(study: optuna.Study) -> None:
+    """Roll back the study's open transaction (an interrupted read holds SQLite's lock) and close
+    its connections."""
+    storage = getattr(study._storage, "_backend", study._storage)  # Optuna's cache wraps the RDB storage
+    with contextlib.suppress(Exception):
+        storage.scoped_session.rollback()
+        storage.scoped_session.remove()
+    with contextlib.suppress(Exception):
+        storage.engine.dispose()
 
 
 def _fail_running(study: optuna.Study, why: str, driver: str | None = None) -> None:

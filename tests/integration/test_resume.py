@@ -110,5 +110,10 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_the_same_command_resumes(
     assert {n: complete.get(n) for n in before} == before  # nothing finished was lost or changed
     assert len(complete) == 5
     stopped = [t for t in trials if t.state == TrialState.FAIL]
-    assert [t.user_attrs.get("fail_reason") for t in stopped] == [f"interrupted ({why})"] * len(stopped)
+    # Marked with the reason; or, when the interrupt cut the storage off mid-statement and the
+    # driver said it could not mark them, by the next run (documented: "process stopped").
+    reasons = {f"interrupted ({why})"}
+    if "could not mark the interrupted trials" in (results / "hepopt.log").read_text():
+        reasons.add("interrupted (process stopped)")
+    assert {t.user_attrs.get("fail_reason") for t in stopped} <= reasons
     assert len(trials) == 5 + len(stopped)
