@@ -268,7 +268,7 @@ def _mark_interrupted(study: optuna.Study, interrupt: BaseException, driver: str
 def _release_connections(study: optuna.Study) -> None:
     """Roll back the study's open transaction (an interrupted read holds SQLite's lock) and close
     its connections."""
-    storage = getattr(study._storage, "_backend", study._storage)  # Optuna's cache wraps the RDB storage
+    storage: Any = getattr(study._storage, "_backend", study._storage)  # Optuna's cache wraps the RDB storage
     with contextlib.suppress(Exception):
         storage.scoped_session.rollback()
         storage.scoped_session.remove()
