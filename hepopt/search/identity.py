@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hepopt.objectives import base as objective_base
+
 if TYPE_CHECKING:
     import optuna
 
@@ -67,6 +69,7 @@ def search_inputs(config: HepoptConfig) -> dict[str, Any]:
         # Bounds are judged anew at every run; the values a trial recorded depend on the options.
         "constraints": [{"name": c.name, "options": c.options} for c in config.constraints],
         "search": search,  # cross-validation, seeds per trial, overtraining conditions
+        "hepopt_definitions": objective_base.DEFINITIONS,  # what hepopt's objectives compute
     }
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from hepopt.objectives import base as objective_base
+
 if TYPE_CHECKING:
     from hepopt.config.schema import HepoptConfig
     from hepopt.data.table import EventTable
@@ -92,7 +94,7 @@ def model_inputs(config: HepoptConfig) -> dict[str, Any]:
     ) | {"split": config.data.split.model_dump(mode="json")}
     for where in ("backend", "workers", "ray_address"):  # where trials run, not what they give
         inputs["search"].pop(where)
-    return inputs
+    return inputs | {"hepopt_definitions": objective_base.DEFINITIONS}
 
 
 class Stage(ABC):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hepopt.config.schema import HepoptConfig
+from hepopt.objectives import base as objective_base
 from hepopt.stages.base import Stage, StageContext, model_inputs
 
 if TYPE_CHECKING:
@@ -62,7 +63,11 @@ class Eliminate(Stage):
         # The prepare key before it covers the events; the objective is eliminate's or the
         # search's; the search's own settings (trials, sampler) do not matter here.
         include = {"seed", "model", "training", "adversary", "objective", "objectives", "eliminate"}
-        return config.model_dump(mode="json", include=include) | {"split": config.data.split.model_dump(mode="json")}
+        split = config.data.split.model_dump(mode="json")
+        return config.model_dump(mode="json", include=include) | {
+            "split": split,
+            "hepopt_definitions": objective_base.DEFINITIONS,
+        }
 
     def run(self, context: StageContext) -> dict[str, Any]:
         preoptimized = context.artifacts.get("preoptimize", {}).get("params")

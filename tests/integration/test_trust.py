@@ -285,3 +285,23 @@ def test_status_runs_none_of_the_feature_code(flat_files: tuple[Path, Path], tmp
     assert status.returncode == 0, status.stderr
     assert not marker.exists()
     assert [(r["stage"], r["up_to_date"]) for r in json.loads(status.stdout)] == [("prepare", True), ("optimize", True)]
+
+
+def test_other_objective_definitions_start_a_new_study(
+    flat_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A study made by a release whose objectives computed other numbers (the same config) is not
+    resumed: its values would sit beside the new ones under one name."""
+    from hepopt.objectives import base as objective_base
+
+    path = write_config(tmp_path, small_config(flat_files))
+    with monkeypatch.context() as old_release:
+        old_release.setattr(objective_base, "DEFINITIONS", objective_base.DEFINITIONS - 1)
+        assert hepopt.optimize(path, progress=False) is not None
+    notes: list[str] = []
+    now = hepopt.optimize(path, progress=False, on_stage=notes.append)
+    assert now is not None
+    assert now.trials_run == 2  # the optimize stage ran again, on a new study
+    db = tmp_path / "results" / "optimize" / "study.db"
+    assert len(studies(db)) == 2
+    assert any("its search inputs changed (hepopt_definitions)" in n for n in notes)
