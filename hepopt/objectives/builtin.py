@@ -22,6 +22,10 @@ class AsimovSignificance(Objective):
             signal, edges from the classifier's own signal output).
         min_background: bins are merged from the top until each holds at least this much
             expected background (default 1e-3 events).
+        min_total: ... and at least this much expected signal plus background (default 0; other
+            tools merge until s + b >= 10 and b >= 1).
+        max_background_error: ... and the background's relative MC statistical uncertainty,
+            sqrt(sum w^2) / sum w, is at most this (default: no limit; e.g. 0.2).
         method: ``pyhf`` (a real fit, default) or ``closed_form`` (Cowan et al. formula; the same
             number to machine precision, for speed).
     """
@@ -33,10 +37,12 @@ class AsimovSignificance(Objective):
         self,
         bins: int | Sequence[float] = 10,
         min_background: float = DEFAULT_MIN_BACKGROUND,
+        min_total: float = 0.0,
+        max_background_error: float | None = None,
         method: str = "pyhf",
         binning: str = "fixed",
     ) -> None:
-        self.binning = Binning.from_options(bins, binning, min_background)
+        self.binning = Binning.from_options(bins, binning, min_background, min_total, max_background_error)
         if method not in ("pyhf", "closed_form"):
             msg = f"method must be 'pyhf' or 'closed_form', got {method!r}"
             raise ValueError(msg)

@@ -97,6 +97,8 @@ class AsimovWithUncertainty(Objective):
         relative_uncertainty: float | None = None,
         bins: int | Sequence[float] = 10,
         min_background: float = DEFAULT_MIN_BACKGROUND,
+        min_total: float = 0.0,
+        max_background_error: float | None = None,
         binning: str = "fixed",
         absolute_uncertainty: float | None = None,
     ) -> None:
@@ -112,7 +114,7 @@ class AsimovWithUncertainty(Objective):
                 raise ValueError(msg)
         self.absolute_uncertainty = None if absolute_uncertainty is None else float(absolute_uncertainty)
         self.relative_uncertainty = 0.1 if relative_uncertainty is None else float(relative_uncertainty)
-        self.binning = Binning.from_options(bins, binning, min_background)
+        self.binning = Binning.from_options(bins, binning, min_background, min_total, max_background_error)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
         s, b = self.binning.yields(inputs)
@@ -145,6 +147,8 @@ class LogLikelihoodRatio(Objective):
         bins: int | Sequence[float] = 10,
         binning: str = "fixed",
         min_background: float = DEFAULT_MIN_BACKGROUND,
+        min_total: float = 0.0,
+        max_background_error: float | None = None,
     ) -> None:
         asimov_log_likelihood_ratio(np.ones(1), np.ones(1), test)  # checks the name
         if signal_strength <= 0:
@@ -152,7 +156,7 @@ class LogLikelihoodRatio(Objective):
             raise ValueError(msg)
         self.test = test
         self.signal_strength = float(signal_strength)
-        self.binning = Binning.from_options(bins, binning, min_background)
+        self.binning = Binning.from_options(bins, binning, min_background, min_total, max_background_error)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
         s, b = self.binning.yields(inputs)

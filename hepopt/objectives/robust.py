@@ -27,8 +27,9 @@ class RobustSignificance(Objective):
     uncertainty (sqrt of the sum of squared weights, Barlow-Beeston lite): a classifier cannot
     gain from bins the simulation hardly fills. :meth:`workspace` is the pyhf workspace it fits.
 
-    Options: ``bins`` (default 10), ``binning`` (``fixed`` or ``flat_signal``), ``min_background``
-    (default 1e-3), as for ``asimov_significance``; ``mc_stat`` (default true).
+    Options: ``bins`` (default 10), ``binning`` (``fixed`` or ``flat_signal``), and the merge rule
+    (``min_background``, default 1e-3; ``min_total``; ``max_background_error``), as for
+    ``asimov_significance``; ``mc_stat`` (default true).
     """
 
     name = "robust_significance"
@@ -39,10 +40,12 @@ class RobustSignificance(Objective):
         self,
         bins: int | Sequence[float] = 10,
         min_background: float = DEFAULT_MIN_BACKGROUND,
+        min_total: float = 0.0,
+        max_background_error: float | None = None,
         binning: str = "fixed",
         mc_stat: bool = True,
     ) -> None:
-        self.binning = Binning.from_options(bins, binning, min_background)
+        self.binning = Binning.from_options(bins, binning, min_background, min_total, max_background_error)
         if not isinstance(mc_stat, bool):
             msg = f"mc_stat must be true or false, got {mc_stat!r}"
             raise ValueError(msg)  # noqa: TRY004 - an option's bad value, reported as such
@@ -69,8 +72,16 @@ class RobustSignificance(Objective):
         rows = {names[d]: inputs.dataset == d for d in range(len(names))}
         nominal = {n: histogram(inputs.scores[r], inputs.weights[r], edges) for n, r in rows.items()}
         signal = {names[d] for d in np.unique(inputs.dataset[inputs.labels == 1])}
-        background = sum((h for n, h in nominal.items() if n not in signal), np.zeros(len(edges) - 1))
-        mapping = merge_map(background, self.binning.min_background)
+        zeros = np.zeros(len(edges) - 1)
+        sumw2 = {}
+        if self.mc_stat or self.binning.merge.needs_sumw2:
+            sumw2 = {n: histogram(inputs.scores[r], inputs.weights[r] ** 2, edges) for n, r in rows.items()}
+        mapping = merge_map(
+            sum((h for n, h in nominal.items() if n not in signal), zeros),
+            self.binning.merge,
+            sum((h for n, h in nominal.items() if n in signal), zeros),
+            sum((h for n, h in sumw2.items() if n not in signal), zeros),
+        )
         merged = {n: apply_merge(h, mapping) for n, h in nominal.items()}
 
         def varied(variation: str, sample: str) -> np.ndarray | None:
@@ -80,10 +91,7 @@ class RobustSignificance(Objective):
             return apply_merge(_varied(inputs, variation, d, edges), mapping)
 
         variations = nuisance_templates(merged, tuple(inputs.variations), varied)
-        mc_stat = None
-        if self.mc_stat:
-            sumw2 = {n: histogram(inputs.scores[r], inputs.weights[r] ** 2, edges) for n, r in rows.items()}
-            mc_stat = {n: np.sqrt(apply_merge(h, mapping)) for n, h in sumw2.items()}
+        mc_stat = {n: np.sqrt(apply_merge(h, mapping)) for n, h in sumw2.items()} if self.mc_stat else None
         return histosys_spec(merged, signal, variations, mc_stat), merged, signal, len(variations)
 
 

@@ -36,19 +36,21 @@ class PenalisedSignificance(Objective):
         bins: int | Sequence[float] = 10,
         binning: str = "fixed",
         min_background: float = 1e-3,
+        min_total: float = 0.0,
+        max_background_error: float | None = None,
     ) -> None:
         if penalty < 0:
             msg = f"penalty must be >= 0, got {penalty}"
             raise ValueError(msg)
         self.penalty = float(penalty)
-        self.binning = Binning.from_options(bins, binning, min_background)
+        self.binning = Binning.from_options(bins, binning, min_background, min_total, max_background_error)
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
         if not inputs.variations:
             msg = "penalised_significance needs systematic variations in the config"
             raise ValueError(msg)
         edges = self.binning.edges_for(inputs)
-        s, b = merged_yields(inputs.scores, inputs.labels, inputs.weights, edges)
+        s, b = merged_yields(inputs.scores, inputs.labels, inputs.weights, edges, self.binning.merge)
         z = asimov_significance_closed_form(np.clip(s, 0.0, None), b)
         shifts = {name: self._shift(inputs, name, edges) for name in inputs.variations}
         worst = max(shifts, key=shifts.__getitem__)
