@@ -93,6 +93,7 @@ class FeatureSpec:
     weight_variations: dict[str, tuple[Expression, frozenset[str]]] = field(default_factory=dict)
     event_id: str | None = None
     nuisance: dict[str, Expression] = field(default_factory=dict)
+    split_column: Expression | None = None  # data.split.column: the integer a modulo split divides
 
     @classmethod
     def from_config(cls, config: HepoptConfig) -> FeatureSpec:
@@ -120,8 +121,17 @@ class FeatureSpec:
             for name, var in config.variations.items()
             if var.nuisance is not None
         }
+        column = config.data.split.column
+        split_column = Expression(column, "data.split.column") if column is not None else None
         return cls(
-            tuple(expressions), tuple(callables), selection, weights, weight_variations, config.data.event_id, nuisance
+            tuple(expressions),
+            tuple(callables),
+            selection,
+            weights,
+            weight_variations,
+            config.data.event_id,
+            nuisance,
+            split_column,
         )
 
     def branches(self, dataset: str, variation: str | None = None) -> set[str]:
@@ -132,6 +142,8 @@ class FeatureSpec:
         exprs += [e for e, applies in self.weight_variations.values() if dataset in applies]
         if self.selection is not None:
             exprs.append(self.selection)
+        if self.split_column is not None:
+            exprs.append(self.split_column)
         names = {b for e in exprs for b in e.branches}
         if self.event_id:
             names.add(self.event_id)

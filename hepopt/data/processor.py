@@ -78,6 +78,15 @@ class FeatureProcessor(processor.ProcessorABC):
         else:
             event_id = (meta["file_index"][meta["filename"]] << FILE_INDEX_SHIFT) + entry
 
+        extra = {}
+        if self.spec.split_column is not None:
+            value = _evaluate(self.spec.split_column, resolve, where)
+            as_float = to_column(value, n, "data.split.column", np.float64)
+            if not np.all(np.isfinite(as_float) & (as_float == np.round(as_float))):
+                msg = f"data.split.column {self.spec.split_column.text!r} is not a whole number for every event of {where}"
+                raise DataError(msg)
+            extra["split_key"] = [to_column(value, n, "data.split.column", np.int64)]
+
         factors = {}
         for vname, (expr, applies) in self.spec.weight_variations.items():
             if dataset in applies:
@@ -101,6 +110,7 @@ class FeatureProcessor(processor.ProcessorABC):
             "weight_factors": factors,
             "sumw": sumw_read,
             "n_read": n_read,
+            **extra,
         }
 
     def postprocess(self, accumulator: Any) -> Any:

@@ -1,7 +1,8 @@
 """Deterministic train/validation/test splits.
 
-The split of an event depends only on (seed, dataset, event id), through a hash: the nominal event
-and its jet-energy-scale-shifted copy land in the same split, and adding files or reordering them
+The split of an event depends only on (seed, dataset, event id), through a hash, or, as many
+analyses split, on its event number (or another integer column) modulo N: the nominal event and
+its jet-energy-scale-shifted copy land in the same split, and adding files or reordering them
 does not move any event from training to test.
 """
 
@@ -11,6 +12,7 @@ import zlib
 
 import numpy as np
 
+from hepopt.config.split_rule import SplitRule
 from hepopt.data.table import EventTable
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
@@ -32,13 +34,26 @@ def uniform_from_ids(event_id: np.ndarray, dataset_key: np.ndarray, seed: int) -
     return (mixed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def assign_splits(table: EventTable, fractions: tuple[float, float, float], seed: int) -> np.ndarray:
-    """int8 array: 0 train, 1 validation, 2 test, with the given expected fractions."""
+def assign_splits(table: EventTable, rule: SplitRule | tuple[float, float, float], seed: int) -> np.ndarray:
+    """int8 array: 0 train, 1 validation, 2 test, by ``rule`` (or the expected fractions)."""
+    rule = rule if isinstance(rule, SplitRule) else SplitRule(rule)
+    if rule.modulo is not None:
+        residue = np.mod(split_keys(table), rule.modulo)
+        split = np.full(len(table), TRAIN, dtype=np.int8)
+        split[np.isin(residue, rule.validation)] = VALIDATION
+        split[np.isin(residue, rule.test)] = TEST
+        return split
     # A stable key per dataset name, so that renaming or reordering other datasets changes nothing.
     keys = np.array([zlib.crc32(name.encode()) for name in table.dataset_names], dtype=np.uint64)
     u = uniform_from_ids(table.event_id, keys[table.dataset], seed)
-    edges = np.cumsum(fractions)[:-1]
+    edges = np.cumsum(rule.fractions)[:-1]
     return np.searchsorted(edges, u, side="right").astype(np.int8)
+
+
+def split_keys(table: EventTable) -> np.ndarray:
+    """The integer a modulo split divides: the ``split.column`` values when the table has them,
+    else the event id."""
+    return table.event_id if table.split_key is None else table.split_key
 
 
 def full_luminosity_scale(table: EventTable, split: np.ndarray, which: int) -> np.ndarray:
@@ -56,7 +71,7 @@ def full_luminosity_scale(table: EventTable, split: np.ndarray, which: int) -> n
 
 
 def cross_validation_split(
-    table: EventTable, split: np.ndarray, folds: int, fold: int, by: str, seed: int
+    table: EventTable, split: np.ndarray, folds: int, fold: int, by: str, seed: int, stride: int = 1
 ) -> np.ndarray:
     """Fold ``fold`` of ``folds`` over the events outside the test split: its events become the
     validation split, all others the training split; the test split is left as it is.
@@ -64,9 +79,12 @@ def cross_validation_split(
     ``by="event_number"`` puts an event in fold ``event_id % folds`` (the way HEP analyses split,
     so that every event is used and the model applied to an event never saw it); ``"random"``
     uses a hash of (seed, dataset, event id), so varied copies follow their nominal event.
+    ``stride``: the modulo of a modulo split; folds then go by ``(key // stride) % folds``, so
+    that they do not alias with the split's residues (with ``event % 5`` for test, ``event % 5``
+    folds would leave one fold empty).
     """
     if by == "event_number":
-        fold_of = np.mod(table.event_id, folds)
+        fold_of = np.mod(np.floor_divide(split_keys(table), stride), folds)
     else:
         keys = np.array([zlib.crc32(name.encode()) for name in table.dataset_names], dtype=np.uint64)
         fold_of = np.floor(uniform_from_ids(table.event_id, keys[table.dataset], seed + 1) * folds).astype(np.int64)

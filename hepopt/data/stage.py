@@ -79,6 +79,7 @@ def cache_key(config: HepoptConfig, samples: list[Sample]) -> str:
         "luminosity": config.luminosity,
         "schema": config.data.schema_,
         "event_id": config.data.event_id,
+        "split_column": config.data.split.column,
         "files": [file_identity(p) for s in samples for p in s.files],
         "callables": [[c.path, _source_identity(c.source_file())] for c in callables],
     }
@@ -195,7 +196,7 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
     dataset_names = tuple(config.datasets)
     variation_names = (NOMINAL, *[v for v, var in config.variations.items() if var.datasets])
     parts: dict[str, list[np.ndarray]] = {
-        k: [] for k in ("features", "weight", "event_id", "dataset", "variation", "nuisance")
+        k: [] for k in ("features", "weight", "event_id", "dataset", "variation", "nuisance", "split_key")
     }
     factors: dict[str, list[np.ndarray]] = {v: [] for v, var in config.variations.items() if var.weight}
     feature_names: tuple[str, ...] | None = None
@@ -232,6 +233,8 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
         parts["weight"].append(gen_weight * scale)
         parts["event_id"].append(np.concatenate(out["event_id"])[order])
         parts["nuisance"].append(np.concatenate(out["nuisance"])[order])
+        if config.data.split.column is not None:
+            parts["split_key"].append(np.concatenate(out["split_key"])[order])
         parts["dataset"].append(np.full(n, dataset_names.index(sample.dataset), np.int16))
         parts["variation"].append(np.full(n, variation_names.index(sample.variation), np.int16))
         labels.append(np.full(n, 1 if ds.role == "signal" else 0, np.int8))
@@ -250,4 +253,5 @@ def build_table(config: HepoptConfig, samples: list[Sample], output: dict[str, A
         weight_factors={k: np.concatenate(v) for k, v in factors.items()},
         factor_datasets={k: tuple(config.variations[k].applies_to or dataset_names) for k in factors},
         nuisance=np.concatenate(parts["nuisance"]) if any(v.nuisance for v in config.variations.values()) else None,
+        split_key=np.concatenate(parts["split_key"]) if parts["split_key"] else None,
     )

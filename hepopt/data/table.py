@@ -33,6 +33,8 @@ class EventTable:
         factor_datasets: per weight-based variation, the datasets it applies to.
         nuisance: float64 continuous nuisance value per event: 0 for nominal events, the
             variation's per-event ``nuisance`` expression for its events, NaN where none is given.
+        split_key: int64 value of ``data.split.column`` per event (a modulo split on a column
+            other than the event id), else None.
     """
 
     features: np.ndarray
@@ -47,6 +49,7 @@ class EventTable:
     weight_factors: dict[str, np.ndarray] = field(default_factory=dict)
     factor_datasets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     nuisance: np.ndarray | None = None
+    split_key: np.ndarray | None = None
 
     def fingerprint(self) -> str:
         """A short hash of the events (features, labels, weights, datasets, variations): which
@@ -54,6 +57,8 @@ class EventTable:
         digest = hashlib.sha256()
         for array in (self.features, self.label, self.weight, self.dataset, self.variation, self.event_id):
             digest.update(np.ascontiguousarray(array).tobytes())
+        if self.split_key is not None:
+            digest.update(np.ascontiguousarray(self.split_key).tobytes())
         digest.update(json.dumps([self.feature_names, self.dataset_names, self.variation_names]).encode())
         return digest.hexdigest()[:16]
 
@@ -75,6 +80,7 @@ class EventTable:
             {k: v[mask] for k, v in self.weight_factors.items()},
             self.factor_datasets,
             None if self.nuisance is None else self.nuisance[mask],
+            None if self.split_key is None else self.split_key[mask],
         )
 
     def nominal(self) -> EventTable:
@@ -100,6 +106,8 @@ class EventTable:
         factors |= {f"factor_datasets:{k}": np.array(v, dtype=str) for k, v in self.factor_datasets.items()}
         if self.nuisance is not None:
             factors["nuisance"] = self.nuisance
+        if self.split_key is not None:
+            factors["split_key"] = self.split_key
         np.savez(
             tmp,
             format_version=np.int64(FORMAT_VERSION),
@@ -146,6 +154,7 @@ class EventTable:
                         if k.startswith("factor_datasets:")
                     },
                     nuisance=npz["nuisance"] if "nuisance" in npz.files else None,
+                    split_key=npz["split_key"] if "split_key" in npz.files else None,
                 )
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
             msg = f"{path}: unreadable event cache ({type(err).__name__}: {err}); {REBUILD}"
@@ -164,6 +173,7 @@ class EventTable:
             "weight": self.weight, "dataset": self.dataset, "variation": self.variation, "event_id": self.event_id,
             **{f"factor:{k}": v for k, v in self.weight_factors.items()},
             **({"nuisance": self.nuisance} if self.nuisance is not None else {}),
+            **({"split_key": self.split_key} if self.split_key is not None else {}),
         }  # fmt: skip
         if self.features.ndim != 2 or self.features.shape != (n, len(self.feature_names)):
             return f"features have shape {self.features.shape} for {n} events and {len(self.feature_names)} variables"

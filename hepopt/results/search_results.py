@@ -167,6 +167,7 @@ def write_search_results(
         cross_validation=validated.to_dict() if validated is not None else None,
         comparisons={family: summary for family, (summary, _) in compared.items() if summary is not None},
         binning=_binnings(runner, best.test_metrics),
+        selection=selection_statement(config),
     )
     write_json(files["summary"], result.to_dict())
     return result
@@ -333,3 +334,27 @@ def _binnings(runner: TrialRunner, metrics: dict[str, float]) -> dict[str, str]:
         if name in metrics:
             found[f"metric: {name}"] = standard
     return found
+
+
+def selection_statement(config: HepoptConfig) -> dict[str, Any]:
+    """What chose the reported model, on which events, and where its numbers are measured: a
+    value maximised over choices is biased upward on the events that chose it, so the summary
+    says which numbers are free of that bias (the test split's)."""
+    split = config.data.split
+    chosen = ["the trial (hyperparameters, adv_lambda among them when searched) by the search objective"]
+    if config.training.early_stopping == "objective":
+        chosen.append("the epoch (early stopping on the search objective)")
+    else:
+        chosen.append("the epoch (early stopping on the validation loss)")
+    adversary = config.adversary
+    if adversary is not None and adversary.keep == "best":
+        by = adversary.keep_by.name if adversary.keep_by is not None else "the search objective"
+        chosen.append(f"the adversarial epoch (adversary.keep: best, by {by})")
+    if config.eliminate is not None:
+        chosen.append("the input variables (the elimination step within tolerance)")
+    return {
+        "split": split.rule().describe(split.column),
+        "chosen_on_validation": chosen,
+        "unbiased": "best.test, best.test_metrics and their errors: measured on the test split, which chose nothing",
+        "biased": "best.validation is the best over these choices on the events that made them: expect it above test",
+    }

@@ -54,6 +54,8 @@ class OptimizeResult:
     cross_validation: dict[str, Any] | None = None  # mode best_trials: each best trial's folds
     # How each binned number was binned: "objective: <name>" and "metric: <name>" -> description
     binning: dict[str, str] = field(default_factory=dict)
+    # What was chosen on which events: the split, the choices made on validation, where it is reported
+    selection: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -47,6 +47,7 @@ class TrialRunner:
     adversary: AdversarySpec | None = None
     constraints: tuple[Constraint, ...] = ()
     early_stopping: str = "val_loss"  # or "objective": the first objective on validation
+    keep_by: Objective | None = None  # picks the adversarial epoch kept (default: the first objective)
 
     @property
     def directions(self) -> list[str]:
@@ -85,7 +86,7 @@ class TrialRunner:
         if params.adv_lambda > 0:
             adv_train, adv_val = self.adversary_data
             spec: AdversarySpec = self.adversary  # type: ignore[assignment]
-            select = self._selection_score(params) if spec.keep == "best" else None
+            select = self._selection_score(params, self.keep_by) if spec.keep == "best" else None
             trained, _ = train_adversarial(
                 params, train, val, adv_train, adv_val, spec, seed=self.seed, select=select, on_epoch=on_epoch
             )
@@ -102,20 +103,21 @@ class TrialRunner:
         constraint_values = tuple(c.objective.evaluate(inputs).value for c in self.constraints)
         return TrialOutcome(classifier, trained, results, constraint_values)
 
-    def validation_value(self, model: nn.Module, params: TrainParams) -> float:
-        """The first objective of a (possibly half-trained) model on the validation split."""
+    def validation_value(self, model: nn.Module, params: TrainParams, objective: Objective | None = None) -> float:
+        """An objective (default: the first) of a (possibly half-trained) model on the validation split."""
         classifier = Classifier(model, self.sets.scaler, self.sets.feature_names, params)
-        first = self.objectives[0]
-        inputs = objective_inputs(classifier, self.sets, "validation", variations="variations" in first.needs)
-        return first.evaluate(inputs).value
+        chosen = objective or self.objectives[0]
+        inputs = objective_inputs(classifier, self.sets, "validation", variations="variations" in chosen.needs)
+        return chosen.evaluate(inputs).value
 
-    def _selection_score(self, params: TrainParams) -> Callable[[nn.Module], float]:
-        """The first objective on the validation split, signed so that higher is better: picks
-        the adversarial epoch to keep."""
-        sign = 1.0 if self.objectives[0].direction == "maximize" else -1.0
+    def _selection_score(self, params: TrainParams, objective: Objective | None = None) -> Callable[[nn.Module], float]:
+        """An objective (default: the first) on the validation split, signed so that higher is
+        better: picks the epoch to keep."""
+        chosen = objective or self.objectives[0]
+        sign = 1.0 if chosen.direction == "maximize" else -1.0
 
         def score(model: nn.Module) -> float:
-            value = self.validation_value(model, params)
+            value = self.validation_value(model, params, chosen)
             return sign * value if math.isfinite(value) else -math.inf
 
         return score

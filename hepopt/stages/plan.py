@@ -37,14 +37,14 @@ class Plan:
     constraints: tuple[Constraint, ...]
     device: str  # "cpu" or "cuda": ``training.device: auto`` resolved
     threads: int  # torch threads per training
+    keep_by: Objective | None = None  # adversary.keep_by: what picks the adversarial epoch kept
 
     def training_sets(self, table: EventTable, fold: Fold | None = None) -> TrainingSets:
         """The train/validation/test split of ``table`` (or one cross-validation fold) on the device."""
         from hepopt.training.sets import TrainingSets
 
-        split = self.config.data.split
-        fractions = (split.train, split.validation, split.test)
-        return TrainingSets.from_table(table, fractions, self.config.seed, self.device, fold=fold)
+        rule = self.config.data.split.rule()
+        return TrainingSets.from_table(table, rule, self.config.seed, self.device, fold=fold)
 
     def runners(
         self,
@@ -75,6 +75,7 @@ class Plan:
                         adversary,
                         self.constraints,
                         config.training.early_stopping,
+                        self.keep_by,
                     )
                 )
         return runners
@@ -128,7 +129,15 @@ def make_plan(config: HepoptConfig | str | Path, stage_names: tuple[str, ...] | 
             msg = f"{config.source}: {key}: '{objective.name}' needs systematic variations, but the config has no 'variations'"
             raise ConfigError(msg)
     objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
-    return Plan(config, space, objectives, constraints, _device(config), training_threads(config.training.threads))
+    keep_by = None
+    if config.adversary is not None and config.adversary.keep_by is not None:
+        chosen = config.adversary.keep_by
+        keep_by = make_objective(chosen.name, chosen.options, key="adversary.keep_by")
+        if "variations" in keep_by.needs and not config.variations:
+            msg = f"{config.source}: adversary.keep_by: '{keep_by.name}' needs systematic variations, but the config has none"
+            raise ConfigError(msg)
+    threads = training_threads(config.training.threads)
+    return Plan(config, space, objectives, constraints, _device(config), threads, keep_by)
 
 
 def _check_hyperparameters(config: HepoptConfig, space: SearchSpace, stage_names: tuple[str, ...]) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from hepopt.config.split_rule import SplitRule
 from hepopt.data.splits import (
     SPLIT_NAMES,
     TEST,
@@ -72,19 +73,21 @@ class TrainingSets:
     def from_table(
         cls,
         table: EventTable,
-        fractions: tuple[float, float, float],
+        rule: SplitRule | tuple[float, float, float],
         seed: int,
         device: str = "cpu",
         fold: tuple[int, int, str] | None = None,
     ) -> TrainingSets:
-        """Split every event; weights of each split are scaled back to the full luminosity.
+        """Split every event by ``rule`` (or by these fractions); weights of each split are scaled
+        back to the full luminosity.
 
         With ``fold = (folds, index, by)`` the training and validation splits are those of one
         cross-validation fold (see :func:`cross_validation_split`); the test split is unchanged.
         """
-        split = assign_splits(table, fractions, seed)
+        split = assign_splits(table, rule, seed)
         if fold is not None:
-            split = cross_validation_split(table, split, fold[0], fold[1], fold[2], seed)
+            stride = rule.modulo if isinstance(rule, SplitRule) and rule.modulo is not None else 1
+            split = cross_validation_split(table, split, fold[0], fold[1], fold[2], seed, stride)
         nominal_rows = table.variation == 0
         for which, name in enumerate(SPLIT_NAMES):
             labels = table.label[nominal_rows & (split == which)]

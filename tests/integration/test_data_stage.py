@@ -166,3 +166,32 @@ def test_per_event_nuisance_of_a_file_variation(tmp_path: Path) -> None:
     np.testing.assert_array_equal(table.nuisance[~varied], 0.0)
     table.save(tmp_path / "t.npz")
     np.testing.assert_array_equal(EventTable.load(tmp_path / "t.npz").nuisance, table.nuisance)
+
+
+def test_modulo_split_through_the_data_stage(tmp_path: Path) -> None:
+    """``split: {by: modulo, column: ...}`` evaluated by the coffea processor on the ROOT
+    branches: each event lands where its own ``column % N`` says."""
+    from hepopt.stages.plan import make_plan
+
+    sig, bkg = write_flat(tmp_path / "s.root", n=600, seed=1), write_flat(tmp_path / "b.root", n=600, seed=2)
+    split = {"by": "modulo", "modulo": 4, "residues": {"validation": [2], "test": [3]}, "column": "event * 3 + 1"}
+    raw = flat_config(sig, bkg, data={"event_id": "event", "split": split})
+    config = config_from_dict(raw, tmp_path / "hepopt.yaml")
+    table = prepare_data(config, progress=False)
+    np.testing.assert_array_equal(table.split_key, table.event_id * 3 + 1)
+    sets = make_plan(config).training_sets(table)
+    for name, residue in (("validation", 2), ("test", 3)):
+        ids = sets.splits[name].event_id
+        assert len(ids) > 0
+        np.testing.assert_array_equal((ids * 3 + 1) % 4, residue)
+    np.testing.assert_array_equal(np.isin((sets.train.event_id * 3 + 1) % 4, [0, 1]), True)
+    # weights of each split are scaled back to the full sample: by (events in all) / (events in the split)
+    for name in ("train", "validation", "test"):
+        arrays = sets.splits[name]
+        for d in range(2):
+            in_split = arrays.dataset == d
+            own = table.weight[(table.dataset == d) & np.isin(table.event_id, arrays.event_id[in_split])]
+            scale = (table.dataset == d).sum() / in_split.sum()
+            np.testing.assert_allclose(np.sort(arrays.weights[in_split]), np.sort(own * scale))
+    reloaded = EventTable.load(next((tmp_path / "results" / "prepare").glob("events-*.npz")))
+    np.testing.assert_array_equal(reloaded.split_key, table.split_key)

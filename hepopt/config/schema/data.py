@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from hepopt.config.schema.base import STRICT, FileList, Section
+from hepopt.config.split_rule import SplitRule
 
 
 class DatasetConfig(Section):
@@ -71,23 +72,64 @@ class VariationConfig(Section):
 
 
 class SplitConfig(Section):
-    """Fractions of the events for training, validation (early stopping, the search's objective)
-    and test (reported only); deterministic per event (a hash of seed, dataset and event id)."""
+    """How events are divided into training, validation (early stopping, the search's objective)
+    and test (reported only). Deterministic per event: a varied copy of an event lands where its
+    nominal event does.
 
+    ``by: hash`` (default) draws the split from a hash of seed, dataset and event id with the
+    given fractions. ``by: modulo`` splits as many analyses do: an event goes to validation or
+    test when ``column % modulo`` is one of the listed ``residues`` (e.g. test = ``event % 5 == 0``),
+    to training otherwise, so the split is the one the analysis uses elsewhere."""
+
+    by: Literal["hash", "modulo"] = "hash"
+    """``hash`` (fractions) or ``modulo`` (residues of the event number or of ``column``)."""
     train: float = Field(default=0.6, gt=0, lt=1)
-    """Fraction for training."""
+    """``hash``: fraction for training."""
     validation: float = Field(default=0.2, gt=0, lt=1)
-    """Fraction for validation: what the search optimises."""
+    """``hash``: fraction for validation: what the search optimises."""
     test: float = Field(default=0.2, gt=0, lt=1)
-    """Fraction for test: never seen by the search, reported."""
+    """``hash``: fraction for test: never seen by the search, reported."""
+    modulo: int = Field(default=5, ge=3)
+    """``modulo``: the divisor N of ``column % N``."""
+    residues: dict[Literal["validation", "test"], list[int]] = {"validation": [1], "test": [0]}
+    """``modulo``: the residues of the validation and test splits (the other residues train)."""
+    column: str | None = None
+    """``modulo``: an integer expression to split on (default: the event id, ``data.event_id``)."""
 
     @model_validator(mode="after")
-    def _sums_to_one(self) -> SplitConfig:
+    def _consistent(self) -> SplitConfig:
         total = self.train + self.validation + self.test
         if abs(total - 1.0) > 1e-6:
             msg = f"train + validation + test must be 1, got {total:g}"
             raise ValueError(msg)
+        if self.by == "hash":
+            if self.column is not None or "residues" in self.model_fields_set or "modulo" in self.model_fields_set:
+                msg = "column, modulo and residues are for 'by: modulo'"
+                raise ValueError(msg)
+            return self
+        validation, test = self.residues.get("validation", []), self.residues.get("test", [])
+        if not validation or not test:
+            msg = "residues needs both validation and test, e.g. {validation: [1], test: [0]}"
+            raise ValueError(msg)
+        used = [*validation, *test]
+        if any(not 0 <= r < self.modulo for r in used) or len(set(used)) != len(used):
+            msg = f"residues must be different numbers in [0, {self.modulo - 1}], got {dict(self.residues)}"
+            raise ValueError(msg)
+        if len(used) >= self.modulo:
+            msg = f"residues leave no residue of {self.modulo} for training"
+            raise ValueError(msg)
         return self
+
+    def rule(self) -> SplitRule:
+        """The split as :func:`hepopt.data.splits.assign_splits` applies it."""
+        if self.by == "hash":
+            return SplitRule((self.train, self.validation, self.test))
+        return SplitRule(
+            (self.train, self.validation, self.test),
+            self.modulo,
+            tuple(self.residues["validation"]),
+            tuple(self.residues["test"]),
+        )
 
 
 class DataConfig(Section):

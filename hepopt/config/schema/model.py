@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from hepopt.config.schema.base import Section
+from hepopt.config.schema.search import ObjectiveConfig
 
 
 class ParamSpec(Section):
@@ -95,4 +96,7 @@ class AdversaryConfig(Section):
     components: int = Field(default=5, ge=1)
     """``mdn``: Gaussian components of the mixture."""
     keep: Literal["best", "last"] = "best"
-    """The adversarial epoch kept: the best search objective on validation, or the last (as in the paper)."""
+    """The adversarial epoch kept: the best on validation (by ``keep_by``), or the last (as in the paper)."""
+    keep_by: ObjectiveConfig | None = None
+    """``keep: best`` chooses by this objective on validation (default: the search's first), e.g.
+    ``{name: output_shift}`` (the JSD under the variations) or ``{name: robust_significance}``."""

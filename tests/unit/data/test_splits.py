@@ -77,3 +77,56 @@ def test_cross_validation_folds_cover_every_event_once(by: str) -> None:
         # the varied copy of an event is in the same fold as the nominal one
         np.testing.assert_array_equal(cv[: len(t) // 2], cv[len(t) // 2 :])
     np.testing.assert_array_equal(validation_counts, (split != TEST).astype(int))
+
+
+def test_modulo_split_follows_the_event_number() -> None:
+    from hepopt.config.split_rule import SplitRule
+
+    t = table(1000, n_variations=2)
+    split = assign_splits(t, SplitRule(modulo=5, validation=(1, 3), test=(0,)), seed=9)
+    residue = t.event_id % 5
+    np.testing.assert_array_equal(split == TEST, residue == 0)
+    np.testing.assert_array_equal(split == VALIDATION, np.isin(residue, [1, 3]))
+    np.testing.assert_array_equal(split == TRAIN, np.isin(residue, [2, 4]))
+    # the seed does not enter: the analysis' own split, whatever hepopt's seed
+    np.testing.assert_array_equal(split, assign_splits(t, SplitRule(modulo=5, validation=(1, 3), test=(0,)), seed=1))
+
+
+def test_modulo_split_on_a_column_and_folds_that_do_not_alias() -> None:
+    from dataclasses import replace
+
+    from hepopt.config.split_rule import SplitRule
+    from hepopt.data.splits import cross_validation_split
+
+    t = table(2000)
+    column = (t.event_id * 7 + 3) // 2  # any integer column
+    t = replace(t, split_key=column)
+    rule = SplitRule(modulo=4, validation=(1,), test=(0,))
+    split = assign_splits(t, rule, seed=0)
+    np.testing.assert_array_equal(split == TEST, column % 4 == 0)
+    for fold in range(3):
+        cv = cross_validation_split(t, split, 3, fold, "event_number", 0, stride=4)
+        np.testing.assert_array_equal(cv == TEST, split == TEST)  # the test split stays
+        outside = split != TEST
+        np.testing.assert_array_equal(cv[outside] == VALIDATION, (column[outside] // 4) % 3 == fold)
+        assert (cv == VALIDATION).sum() > 400  # every fold holds about a third of the 1500
+
+
+@pytest.mark.parametrize(
+    ("split", "message"),
+    [
+        ({"by": "modulo", "residues": {"validation": [1], "test": [1]}}, "different numbers"),
+        ({"by": "modulo", "modulo": 3, "residues": {"validation": [1, 2], "test": [0]}}, "no residue of 3"),
+        ({"by": "modulo", "residues": {"test": [0]}}, "both validation and test"),
+        ({"by": "modulo", "residues": {"validation": [7], "test": [0]}}, r"in \[0, 4\]"),
+        ({"column": "event"}, "for 'by: modulo'"),
+    ],
+)
+def test_bad_modulo_splits_are_named(split: dict, message: str) -> None:
+    from hepopt.config import config_from_dict
+    from hepopt.errors import ConfigError
+
+    from helpers import with_
+
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(with_(data={"split": split}), "c.yaml")
