@@ -196,7 +196,15 @@ class Display:
         if result is None:
             self.out.print(f"Reused the selection in {selection.files['selection']} (same data and settings)")
         else:
-            table = Table("iteration", "variables", result.objective, "method", "dropped", "importance ± s.e.")
+            table = Table(
+                "iteration",
+                "variables",
+                f"{result.objective} (validation)",
+                "test",
+                "method",
+                "dropped",
+                "importance ± s.e.",
+            )
             for it in result.iterations:
                 dropped = [imp for imp in it.importances if imp.unit in it.dropped]
                 style = "bold green" if it.index == result.selected_iteration else None
@@ -204,6 +212,7 @@ class Display:
                     str(it.index),
                     str(len(it.variables)),
                     _pm(it.metric, it.metric_std),
+                    f"{it.test_metric:.5g}",
                     it.method or "",
                     ", ".join(it.dropped),
                     ", ".join(_pm(imp.mean, imp.stderr) for imp in dropped),
@@ -211,7 +220,8 @@ class Display:
                 )
             self.out.print(table)
             self.out.print(
-                f"Stopped: {result.stop_reason}; baseline {result.baseline:.5g}, limit {result.threshold:.5g}"
+                f"Stopped: {result.stop_reason}; baseline {result.baseline:.5g}, limit {result.threshold:.5g} "
+                "(the step is chosen on validation; the test column is free of that choice)"
             )
         self.out.print(f"Selected {len(selection.variables)} variables: {', '.join(selection.variables)}")
 

@@ -41,13 +41,15 @@ class EliminationData:
 
 def train_and_score(
     data: EliminationData, variables: tuple[str, ...], params: dict[str, Any], fold: int, seed: int, keep_model: bool
-) -> tuple[float, dict[str, Any] | None]:
-    """Train on ``variables`` only; the metric on the validation split (and the model, if asked)."""
+) -> tuple[float, float, dict[str, Any] | None]:
+    """Train on ``variables`` only; the metric on the validation split (what chooses), on the
+    test split (what is reported, free of the choice), and the model if asked."""
     runner = TrialRunner(
         data.folds[fold].select(variables), (data.objective,), data.negative_weights, seed, data.adversary
     )
     outcome = runner.run(TrainParams.from_mapping(params))
-    return outcome.values[0], outcome.classifier.payload() if keep_model else None
+    test = runner.score(outcome.classifier, "test")[0].value
+    return outcome.values[0], test, outcome.classifier.payload() if keep_model else None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class Iteration:
     method: str | None = None
     importances: tuple[Importance, ...] = ()  # least important first
     dropped: tuple[str, ...] = ()
+    # The reference models' metric on the test split: the step is chosen on validation (metric),
+    # so its validation value is biased by the choice and this one is not.
+    test_metric: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ def backward_elimination(
     params_dict = params.to_dict()
     remaining = list(units)
     iterations: list[Iteration] = []
-    cached: list[float] | None = None  # the dropped unit's retrain values = the next references
+    cached: list[tuple[float, float]] | None = None  # the dropped unit's retrains = the next references
     baseline = threshold = math.nan
     stop_reason, selected = "", 0
 
@@ -132,11 +137,13 @@ def backward_elimination(
         can_drop = len(remaining) > 1 and len(variables) > settings.min_variables
         keep_models = can_drop and method == "shuffle"
         if cached is not None and not keep_models:
-            values, models = cached, []
+            scored, models = cached, []
         else:
             results = pool.map(train_and_score, [(variables, params_dict, f, s, keep_models) for f, s in runs])
-            values = [v for v, _ in results]
-            models = [Classifier.from_payload(p) for _, p in results if p is not None]
+            scored = [(v, test) for v, test, _ in results]
+            models = [Classifier.from_payload(p) for _, _, p in results if p is not None]
+        values = [v for v, _ in scored]
+        test_metric = float(np.mean([test for _, test in scored]))
         metric = float(np.mean(values))
         spread = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
         if not iterations:
@@ -148,7 +155,9 @@ def backward_elimination(
         within = sign * (metric - threshold) >= 0
         index = len(iterations)
         if not within or not can_drop:
-            iterations.append(Iteration(index, tuple(remaining), variables, metric, spread, within))
+            iterations.append(
+                Iteration(index, tuple(remaining), variables, metric, spread, within, test_metric=test_metric)
+            )
             if on_iteration:
                 on_iteration(iterations[-1])
             stop_reason = "metric outside tolerance" if not within else "minimum number of variables"
@@ -157,7 +166,7 @@ def backward_elimination(
 
         if method == "shuffle":
             importances = _shuffle_importances(data, units, remaining, variables, models, runs, settings, seed, index)
-            retrained: dict[str, list[float]] = {}
+            retrained: dict[str, list[tuple[float, float]]] = {}
         else:
             importances, retrained = _retrain_importances(data, units, remaining, params_dict, values, runs, pool)
         ranked = tuple(sorted(importances, key=lambda imp: imp.mean))
@@ -171,11 +180,15 @@ def backward_elimination(
                 dropped.append(imp)
                 left -= len(imp.variables)
         if not dropped:  # only groups too large to drop are left
-            iterations.append(Iteration(index, tuple(remaining), variables, metric, spread, within))
+            iterations.append(
+                Iteration(index, tuple(remaining), variables, metric, spread, within, test_metric=test_metric)
+            )
             stop_reason, selected = "minimum number of variables", index
             break
         names = tuple(imp.unit for imp in dropped)
-        iterations.append(Iteration(index, tuple(remaining), variables, metric, spread, within, method, ranked, names))
+        iterations.append(
+            Iteration(index, tuple(remaining), variables, metric, spread, within, method, ranked, names, test_metric)
+        )
         if on_iteration:
             on_iteration(iterations[-1])
         cached = retrained[names[0]] if len(names) == 1 and names[0] in retrained else None
@@ -214,16 +227,16 @@ def _retrain_importances(
     references: list[float],
     runs: list[tuple[int, int]],
     pool: TaskPool,
-) -> tuple[list[Importance], dict[str, list[float]]]:
+) -> tuple[list[Importance], dict[str, list[tuple[float, float]]]]:
     sign = 1.0 if data.objective.direction == "maximize" else -1.0
     calls = []
     for unit in remaining:
         without = tuple(v for u in remaining if u != unit for v in units[u])
         calls += [(without, params, fold, run_seed, False) for fold, run_seed in runs]
     results = iter(pool.map(train_and_score, calls))
-    retrained = {unit: [next(results)[0] for _ in runs] for unit in remaining}
+    retrained = {unit: [next(results)[:2] for _ in runs] for unit in remaining}
     importances = [
-        Importance(u, units[u], tuple(sign * (ref - v) for ref, v in zip(references, retrained[u], strict=True)))
+        Importance(u, units[u], tuple(sign * (ref - v) for ref, (v, _) in zip(references, retrained[u], strict=True)))
         for u in remaining
     ]
     return importances, retrained

@@ -44,12 +44,13 @@ def write_report(result: EliminationResult, out: Path, title: str = "") -> dict[
     with files["iterations"].open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["iteration", "n_variables", "metric", "metric_std", "within_tolerance", "method", "dropped", "selected"]
-        )
+            ["iteration", "n_variables", "metric", "metric_std", "test_metric", "within_tolerance", "method",
+             "dropped", "selected"]
+        )  # fmt: skip
         for it in result.iterations:
             writer.writerow(
-                [it.index, len(it.variables), it.metric, it.metric_std, it.within_tolerance, it.method or "",
-                 " ".join(it.dropped), it.index == result.selected_iteration]
+                [it.index, len(it.variables), it.metric, it.metric_std, it.test_metric, it.within_tolerance,
+                 it.method or "", " ".join(it.dropped), it.index == result.selected_iteration]
             )  # fmt: skip
     metric_plot(result, files["plot"], title)
     if result.iterations[0].importances:  # none when nothing could be dropped
@@ -85,7 +86,8 @@ def metric_plot(result: EliminationResult, path: Path, title: str = "") -> None:
     n = [len(it.variables) for it in result.iterations]
     metric = [it.metric for it in result.iterations]
     spread = [0.0 if math.isnan(it.metric_std) else it.metric_std for it in result.iterations]
-    ax.errorbar(n, metric, yerr=spread, marker="o", color="tab:blue", label="after each drop")
+    ax.errorbar(n, metric, yerr=spread, marker="o", color="tab:blue", label="validation (chooses)")
+    ax.plot(n, [it.test_metric for it in result.iterations], marker="s", color="tab:orange", label="test (reported)")
     ax.axhline(result.baseline, color="black", linestyle="--", label="all variables")
     low, high = sorted((result.baseline, result.threshold))
     ax.axhspan(low, high, color="tab:green", alpha=0.15, label="tolerance")
@@ -93,7 +95,7 @@ def metric_plot(result: EliminationResult, path: Path, title: str = "") -> None:
     ax.plot([len(chosen.variables)], [chosen.metric], marker="o", markersize=18, fillstyle="none", color="tab:red",
             linestyle="none", label=f"selected: {len(chosen.variables)} variables")  # fmt: skip
     ax.set_xlabel("number of input variables")
-    ax.set_ylabel(f"{result.objective} (validation)")
+    ax.set_ylabel(result.objective)
     ax.invert_xaxis()  # elimination runs left to right
     ax.legend(fontsize=14)
     if title:

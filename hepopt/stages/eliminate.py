@@ -100,7 +100,13 @@ def select_variables(
     )
     out = config.output_dir / "eliminate"
     files = write_report(result, out, title=config.name)
-    selection = {"variables": list(result.selected), "params": params, "metric": result.selected_metric}
+    chosen = result.iterations[result.selected_iteration]
+    selection = {
+        "variables": list(result.selected),
+        "params": params,
+        "metric": result.selected_metric,  # on validation, where the step was chosen
+        "test_metric": chosen.test_metric,  # on test: free of that choice
+    }
     files["selection"] = out / SELECTION_FILE
     files["selection"].write_text(json.dumps(selection, indent=2) + "\n")
     return Selection(result.selected, result, files)

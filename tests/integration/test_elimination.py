@@ -56,7 +56,12 @@ def test_retrain_drops_the_noise_and_the_duplicate_first(samples_dir: Path, tmp_
     sets = TrainingSets.from_table(table, (0.5, 0.25, 0.25), config.seed).select(selection.variables)
     params = json.loads((tmp_path / "results" / "eliminate" / "selection.json").read_text())["params"]
     runner = TrialRunner(sets, (make_objective("roc_auc"),), "abs", config.seed)
-    assert runner.run(TrainParams.from_mapping(params)).values[0] == pytest.approx(result.selected_metric, rel=1e-9)
+    outcome = runner.run(TrainParams.from_mapping(params))
+    assert outcome.values[0] == pytest.approx(result.selected_metric, rel=1e-9)
+    # The step is chosen on validation and reported on test, where the same model scores:
+    test_value = runner.score(outcome.classifier, "test")[0].value
+    chosen = json.loads((tmp_path / "results" / "eliminate" / "selection.json").read_text())
+    assert chosen["test_metric"] == pytest.approx(test_value, rel=1e-9)
     # The stop came from the tolerance, one drop after the selected set (reverted), or at the floor.
     last = result.iterations[-1]
     if result.stop_reason == "metric outside tolerance":

@@ -52,6 +52,11 @@ def test_pareto_search_with_adversary(samples_dir: Path, tmp_path: Path) -> None
     assert metrics["robust_significance"] <= metrics["robust_significance_without_mc_stat"] * (1 + 1e-6)
     assert metrics["robust_significance_without_mc_stat"] <= metrics["asimov_significance"] * (1 + 1e-6)
     assert (out / "plots" / "variations_best.png").stat().st_size > 10_000
+    # What chose the model, and which numbers carry no selection bias.
+    selection = summary["selection"]
+    assert selection["split"].startswith("hash of (seed, dataset, event id): train 60%")
+    assert "the adversarial epoch (adversary.keep: best, by the search objective)" in selection["chosen_on_validation"]
+    assert selection["unbiased"].startswith("best.test")
 
 
 def test_the_exported_workspace_refits_to_the_reported_test_significance(samples_dir: Path, tmp_path: Path) -> None:

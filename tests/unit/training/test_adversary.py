@@ -182,3 +182,20 @@ def test_a_team_lightning_module_trains_against_the_adversary(
     adversarial = [h for h in result.history if "adv_loss" in h]
     assert len(adversarial) == 3
     assert all(np.isfinite(h["adv_loss"]) and np.isfinite(h["val_loss"]) for h in adversarial)
+
+
+@pytest.mark.slow
+def test_keep_by_a_named_objective(sets: TrainingSets) -> None:
+    """``adversary.keep_by: output_shift`` keeps the adversarial epoch whose output moves least
+    under the variations on validation, not the one with the best search objective."""
+    from hepopt.scoring.trial import objective_inputs
+
+    shift = make_objective("output_shift")
+    runner = TrialRunner(sets, (make_objective("roc_auc"),), "abs", 0, AdversarySpec(VARIATIONS), keep_by=shift)
+    outcome = runner.run(toy_params(adv_lambda=5.0, adv_epochs=4))
+    adversarial = [h for h in outcome.training.history if "selection_score" in h]
+    assert len(adversarial) == 4
+    best = max(adversarial, key=lambda h: h["selection_score"])
+    kept_shift = shift.evaluate(objective_inputs(outcome.classifier, sets, "validation")).value
+    assert -kept_shift == pytest.approx(best["selection_score"], rel=1e-6)  # minimised: the score is -JSD
+    assert kept_shift == pytest.approx(min(-h["selection_score"] for h in adversarial), rel=1e-6)
