@@ -30,6 +30,7 @@ from hepopt.data.features import FeatureSpec
 from hepopt.data.fileset import coffea_fileset, samples_from_config
 from hepopt.data.processor import FeatureProcessor
 from hepopt.data.table import NOMINAL, EventTable
+from hepopt.stats.templates import TemplateTreatment
 
 
 def fileset(config: HepoptConfig) -> dict[str, dict[str, object]]:
@@ -169,12 +170,17 @@ class ClassifierHistProcessor(processor.ProcessorABC):
 
 
 def pyhf_workspace(
-    h: Any, config: HepoptConfig, measurement: str | None = None, mc_stat: bool = True
+    h: Any,
+    config: HepoptConfig,
+    measurement: str | None = None,
+    mc_stat: bool = True,
+    templates: TemplateTreatment | None = None,
 ) -> dict[str, Any]:
     """A pyhf workspace of the classifier output: one sample per dataset, ``mu`` on the signal
-    ones, a histosys per systematic (``x_up``/``x_down`` pairs), with ``mc_stat`` a staterror from
-    the histogram's variances (the sum of squared weights), and Asimov data (the nominal sum): the
-    model ``robust_significance`` fits."""
+    ones, a histosys per systematic (``x_up``/``x_down`` pairs; ``templates``: their smoothing,
+    symmetrisation and pruning), with ``mc_stat`` a staterror from the histogram's variances (the
+    sum of squared weights), and Asimov data (the nominal sum): the model ``robust_significance``
+    fits."""
     from hepopt.stats.histosys import histosys_spec, nuisance_templates
     from hepopt.stats.pyhf_fit import asimov_workspace
 
@@ -186,7 +192,7 @@ def pyhf_workspace(
 
     nominal = {d: values(d, NOMINAL) for d in datasets}
     signal = {d for d in datasets if config.datasets[d].role == "signal"}
-    systematics = nuisance_templates(nominal, variations, lambda variation, d: values(d, variation))
+    systematics = nuisance_templates(nominal, variations, lambda variation, d: values(d, variation), templates)
     errors = None
     if mc_stat:
         errors = {

@@ -14,6 +14,7 @@ from hepopt.stats.histosys import histosys_spec, nuisance_templates
 from hepopt.stats.pyhf_fit import asimov_discovery_significance, asimov_workspace
 from hepopt.stats.robustness import output_shift
 from hepopt.stats.significance import asimov_significance_closed_form
+from hepopt.stats.templates import TemplateTreatment
 
 
 class RobustSignificance(Objective):
@@ -29,7 +30,11 @@ class RobustSignificance(Objective):
 
     Options: ``bins`` (default 10), ``binning`` (``fixed`` or ``flat_signal``), and the merge rule
     (``min_background``, default 1e-3; ``min_total``; ``max_background_error``), as for
-    ``asimov_significance``; ``mc_stat`` (default true).
+    ``asimov_significance``; ``mc_stat`` (default true); the treatment of the variation templates
+    (:mod:`hepopt.stats.templates`): ``smoothing`` (passes over the varied / nominal ratio, default
+    0), ``symmetrize`` (``none``, ``one_sided``, ``two_sided``), ``prune`` (drop a nuisance from
+    a sample when no bin moves by more than this fraction, default 0), applied to the merged
+    histograms, in the fit and in the exported workspace alike.
     """
 
     name = "robust_significance"
@@ -44,12 +49,16 @@ class RobustSignificance(Objective):
         max_background_error: float | None = None,
         binning: str = "fixed",
         mc_stat: bool = True,
+        symmetrize: str = "none",
+        smoothing: int = 0,
+        prune: float = 0.0,
     ) -> None:
         self.binning = Binning.from_options(bins, binning, min_background, min_total, max_background_error)
         if not isinstance(mc_stat, bool):
             msg = f"mc_stat must be true or false, got {mc_stat!r}"
             raise ValueError(msg)  # noqa: TRY004 - an option's bad value, reported as such
         self.mc_stat = mc_stat
+        self.templates = TemplateTreatment(symmetrize, smoothing, float(prune))
 
     def evaluate(self, inputs: ObjectiveInputs) -> ObjectiveResult:
         spec, merged, signal, n_nuisances = self._spec(inputs)
@@ -90,7 +99,7 @@ class RobustSignificance(Objective):
                 return None
             return apply_merge(_varied(inputs, variation, d, edges), mapping)
 
-        variations = nuisance_templates(merged, tuple(inputs.variations), varied)
+        variations = nuisance_templates(merged, tuple(inputs.variations), varied, self.templates)
         mc_stat = {n: np.sqrt(apply_merge(h, mapping)) for n, h in sumw2.items()} if self.mc_stat else None
         return histosys_spec(merged, signal, variations, mc_stat), merged, signal, len(variations)
 

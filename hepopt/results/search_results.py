@@ -329,6 +329,9 @@ def _binnings(runner: TrialRunner, metrics: dict[str, float]) -> dict[str, str]:
         binning = getattr(objective, "binning", None)
         if isinstance(binning, Binning):
             found[f"objective: {objective.name}"] = binning.describe()
+            templates = getattr(objective, "templates", None)
+            if templates is not None:  # how the profiled fit treated the systematic templates
+                found[f"objective: {objective.name}"] += f"; templates: {templates.describe()}"
     standard = Binning.from_options(METRIC_BINS).describe()
     for name in ("asimov_significance", "robust_significance", "robust_significance_without_mc_stat"):
         if name in metrics:

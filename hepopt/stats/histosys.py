@@ -3,7 +3,8 @@
 Each systematic becomes a pyhf ``histosys`` modifier (shape and normalisation) on every sample it
 affects, built from the varied histograms of the classifier output; ``<name>_up`` and
 ``<name>_down`` variations form one nuisance parameter ``<name>``, and a one-sided variation is
-symmetrised (down = 2 x nominal - up). The significance is sqrt(q0) on the Asimov data set of the
+symmetrised (down = 2 x nominal - up); templates may be smoothed, symmetrised and pruned first
+(:mod:`hepopt.stats.templates`). The significance is sqrt(q0) on the Asimov data set of the
 nominal prediction, with every nuisance parameter profiled. Without variations it reduces to the
 stat-only significance of :mod:`hepopt.stats.significance`, its upper bound.
 """
@@ -15,6 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+
+from hepopt.stats.templates import TemplateTreatment
 
 _UP_DOWN = re.compile(r"^(?P<name>.+?)[_-]?(?P<dir>up|down|Up|Down|UP|DOWN)$")
 MC_STAT = "mc_stat"  # the staterror modifier's name (one parameter per bin: mc_stat[0], ...)
@@ -47,6 +50,7 @@ def nuisance_templates(
     nominal: Mapping[str, np.ndarray],
     variations: list[str] | tuple[str, ...],
     varied: Callable[[str, str], np.ndarray | None],
+    treatment: TemplateTreatment | None = None,
 ) -> Templates:
     """The up and down histograms of each nuisance parameter on each sample it changes.
 
@@ -55,10 +59,13 @@ def nuisance_templates(
         variations: the variation names (``x_up``/``x_down`` pair into the nuisance ``x``).
         varied: (variation, sample) -> that sample's histogram in that variation, or None where the
             variation does not apply to the sample.
+        treatment: smoothing, symmetrisation and pruning (:mod:`hepopt.stats.templates`); by
+            default the templates as simulated, a one-sided variation mirrored.
 
-    A one-sided variation is symmetrised (down = 2 x nominal - up); a sample whose templates equal
-    its nominal histogram gets no modifier (it would not change the fit).
+    A sample whose templates equal its nominal histogram, or that the treatment prunes, gets no
+    modifier (it would not change the fit); a nuisance left on no sample is left out.
     """
+    treatment = treatment or TemplateTreatment()
     templates: Templates = {}
     for nuisance, (up, down) in group_variations(variations).items():
         per_sample = {}
@@ -66,11 +73,11 @@ def nuisance_templates(
             hi = varied(up, sample)
             if hi is None:
                 continue
-            lo = varied(down, sample) if down is not None else None
-            lo = 2 * values - hi if lo is None else lo
-            if not (np.allclose(hi, values) and np.allclose(lo, values)):
-                per_sample[sample] = (hi, lo)
-        templates[nuisance] = per_sample
+            treated = treatment.apply(values, hi, varied(down, sample) if down is not None else None)
+            if treated is not None and not (np.allclose(treated[0], values) and np.allclose(treated[1], values)):
+                per_sample[sample] = treated
+        if per_sample:
+            templates[nuisance] = per_sample
     return templates
 
 

@@ -96,6 +96,6 @@ def test_the_exported_workspace_refits_to_the_reported_test_significance(samples
     # Each binned number says how it was binned: the objective as configured, the metrics with 10 bins.
     assert (
         summary["binning"]["objective: robust_significance"]
-        == "5 equal bins in [0, 1], merged from the top until each has b >= 0.001"
+        == "5 equal bins in [0, 1], merged from the top until each has b >= 0.001; templates: templates as simulated"
     )
     assert summary["binning"]["metric: asimov_significance"].startswith("10 equal bins in [0, 1]")
