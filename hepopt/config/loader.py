@@ -185,6 +185,15 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
         fail("finetune.mutations", "mutating adv_lambda needs an 'adversary' section")
     if config.eliminate is not None:
         _check_eliminate(config, fail)
+    augment = config.training.train_on_variations
+    if augment is not False and not config.variations:
+        fail("training.train_on_variations", "training on variations needs systematic variations; none are configured")
+    for name in augment if isinstance(augment, list) else []:
+        if name not in config.variations:
+            fail(
+                "training.train_on_variations",
+                f"unknown variation '{name}'; variations are {sorted(config.variations)}",
+            )
     if config.adversary is not None:
         adversary = config.adversary
         chosen = adversary.variations if adversary.variations is not None else list(config.variations)

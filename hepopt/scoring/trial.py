@@ -18,7 +18,7 @@ from hepopt.scoring.constraints import Constraint
 from hepopt.training.adversarial import train_adversarial
 from hepopt.training.adversary import AdversaryData, AdversarySpec
 from hepopt.training.classifier import Classifier
-from hepopt.training.sets import TrainingSets
+from hepopt.training.sets import SplitArrays, TrainingSets
 from hepopt.training.trainer import EpochCallback, TrainResult, predict_proba, train_classifier
 
 
@@ -48,6 +48,7 @@ class TrialRunner:
     constraints: tuple[Constraint, ...] = ()
     early_stopping: str = "val_loss"  # or "objective": the first objective on validation
     keep_by: Objective | None = None  # picks the adversarial epoch kept (default: the first objective)
+    augment: tuple[str, ...] = ()  # variations whose events join the training events (data augmentation)
 
     @property
     def directions(self) -> list[str]:
@@ -75,13 +76,19 @@ class TrialRunner:
         )
         return train, val
 
+    @cached_property
+    def augmented_train(self) -> SplitArrays:
+        """The training events with those of the ``augment`` variations, built once per study."""
+        return self.sets.augmented("train", self.augment)
+
     def run(self, params: TrainParams, on_epoch: EpochCallback | None = None) -> TrialOutcome:
         """Train on the training split, early-stop and score on the validation split.
 
         Raises:
             TrainingError: a loss diverged or an objective is not a finite number.
         """
-        train = self.sets.train.batchable(params.signal_weight, self.negative_weights)
+        train_events = self.augmented_train if self.augment else self.sets.train
+        train = train_events.batchable(params.signal_weight, self.negative_weights)
         val = self.sets.validation.batchable(params.signal_weight, self.negative_weights)
         if params.adv_lambda > 0:
             adv_train, adv_val = self.adversary_data

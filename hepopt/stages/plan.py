@@ -60,6 +60,8 @@ class Plan:
 
         config = self.config
         adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
+        augment = config.training.train_on_variations
+        augmented = table.systematic_names if augment is True else tuple(augment or ())
         runners = []
         for fold in folds:
             sets = self.training_sets(table, fold)
@@ -76,6 +78,7 @@ class Plan:
                         self.constraints,
                         config.training.early_stopping,
                         self.keep_by,
+                        augmented,
                     )
                 )
         return runners

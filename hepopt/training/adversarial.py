@@ -47,7 +47,7 @@ class AdversarialGame:
     ) -> None:
         device = train.x.device
         self.model, self.train, self.adv_train = model, train, adv_train
-        self.adversary = Adversary(spec, params).to(device)
+        self.adversary = Adversary(spec, params, adv_train.target_scale).to(device)
         self.adv_opt = torch.optim.Adam(self.adversary.parameters(), lr=params.adv_learning_rate)
         self.clf_opt = make_optimizer(model.parameters(), params)
         self.shuffle = torch.Generator(device=device).manual_seed(seed + 2)

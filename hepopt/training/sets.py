@@ -137,6 +137,30 @@ class TrainingSets:
     def test(self) -> SplitArrays:
         return self.splits[SPLIT_NAMES[TEST]]
 
+    def augmented(self, split: str, variations: tuple[str, ...]) -> SplitArrays:
+        """The nominal events of ``split`` and, once per variation, the whole sample as that
+        variation has it: its varied events for the datasets it affects, the nominal events of
+        the others (so the mix of datasets stays that of the nominal sample)."""
+        nominal = self.splits[split]
+        parts = [nominal]
+        for variation in variations:
+            varied = self.varied[split][variation]
+            parts.append(varied)
+            unaffected = ~np.isin(nominal.dataset, self.affected[variation])
+            if varied.x_tensor is not nominal.x_tensor and unaffected.any():
+                parts.append(_rows(nominal, unaffected))
+        x = np.concatenate([a.x for a in parts])
+        labels = np.concatenate([a.labels for a in parts])
+        device = nominal.x_tensor.device
+        return SplitArrays(
+            x=x,
+            x_tensor=torch.as_tensor(x, device=device),
+            labels=labels,
+            weights=np.concatenate([a.weights for a in parts]),
+            y_tensor=torch.as_tensor(labels.astype(np.float32), device=device),
+            dataset=np.concatenate([a.dataset for a in parts]),
+        )
+
     def to(self, device: str | torch.device) -> TrainingSets:
         """The same sets with their tensors on ``device`` (shared tensors stay shared)."""
         moved: dict[int, torch.Tensor] = {}
@@ -176,3 +200,10 @@ class TrainingSets:
         return replace(
             self, feature_names=tuple(names), scaler=self.scaler.select(columns), splits=splits, varied=varied
         )
+
+
+def _rows(arrays: SplitArrays, mask: np.ndarray) -> SplitArrays:
+    """The events of ``arrays`` where ``mask`` is true (numpy columns only: for concatenation)."""
+    return replace(
+        arrays, x=arrays.x[mask], labels=arrays.labels[mask], weights=arrays.weights[mask], dataset=arrays.dataset[mask]
+    )

@@ -75,6 +75,10 @@ class TrainingConfig(Section):
     early_stopping: Literal["val_loss", "objective"] = "val_loss"
     """What early stopping watches: the validation loss, or the first objective on validation (an
     epoch is better only by more than the hyperparameter ``min_delta``, for ``patience`` epochs)."""
+    train_on_variations: bool | list[str] = False
+    """Data augmentation: the classifier trains on the nominal events and on each of these
+    variations' events (``true``: all variations), the usual baseline next to the adversary.
+    Early stopping and the objectives stay on the nominal validation events."""
 
 
 class AdversaryConfig(Section):

@@ -199,3 +199,32 @@ def test_keep_by_a_named_objective(sets: TrainingSets) -> None:
     kept_shift = shift.evaluate(objective_inputs(outcome.classifier, sets, "validation")).value
     assert -kept_shift == pytest.approx(best["selection_score"], rel=1e-6)  # minimised: the score is -JSD
     assert kept_shift == pytest.approx(min(-h["selection_score"] for h in adversarial), rel=1e-6)
+
+
+def test_mdn_components_cannot_collapse_onto_discrete_nuisance_values(sets: TrainingSets) -> None:
+    """The narrowest component is 0.45 x the nuisance values' weighted spread: components that
+    collapse onto z = -1, 0, +1 leave the classifier a gradient of noise (on the pivot toy the JSD
+    then fell 7x instead of 22x, see analyses/pivot_toy)."""
+    import math
+
+    import torch
+
+    from hepopt.training.adversary import MDN_MIN_WIDTH, Adversary
+
+    spec = AdversarySpec(VARIATIONS, "mdn", (1.0, -1.0))
+    data = AdversaryData.from_sets(sets, "train", spec, "abs")
+    z, w = data.target.numpy().astype(np.float64), data.w.numpy().astype(np.float64)
+    mean = np.average(z, weights=w)
+    assert data.target_scale == pytest.approx(math.sqrt(np.average((z - mean) ** 2, weights=w)), rel=1e-6)
+    assert data.target_scale == pytest.approx(math.sqrt(2 / 3), rel=1e-3)  # three values, equal weight
+    adversary = Adversary(spec, toy_params(1.0, 1), data.target_scale)
+    assert adversary.min_log_sigma == pytest.approx(math.log(MDN_MIN_WIDTH * data.target_scale))
+    # A mixture asking for narrower components is scored at the floor.
+    target = torch.tensor([1.0, 0.0, -1.0])
+    narrow = torch.tensor([[0.0] * 5 + [1.0, 0.0, -1.0, 5.0, 5.0] + [-10.0] * 5] * 3)
+    at_floor = narrow.clone()
+    at_floor[:, 10:] = adversary.min_log_sigma
+    weights = torch.ones(3)
+    assert float(adversary.loss(narrow, target, weights)) == pytest.approx(
+        float(adversary.loss(at_floor, target, weights))
+    )
