@@ -142,6 +142,12 @@ class Display:
             ]
             table.add_row(*cells)
         self.out.print(table)
+        selection = getattr(result, "selection", None)
+        if selection:
+            self.out.print(
+                f"Split: {selection['split']}. Chosen on validation: {'; '.join(selection['chosen_on_validation'])}. "
+                "Quote the test values: nothing was chosen on them."
+            )
         params = Table(title="best hyperparameters")
         params.add_column("parameter")
         params.add_column("best", justify="right")

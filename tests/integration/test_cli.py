@@ -115,6 +115,7 @@ def test_cli_shows_tables_and_progress(run_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "baseline (defaults)" in result.stdout
     assert "best hyperparameters" in result.stdout
+    assert "Quote the test values: nothing was chosen on them." in " ".join(result.stdout.split())
     assert "Searching hyperparameters" in result.stderr
     assert "prepare: up to date, skipped" in result.stderr
     assert "Exporting the best model" in result.stderr

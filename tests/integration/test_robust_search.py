@@ -54,7 +54,7 @@ def test_pareto_search_with_adversary(samples_dir: Path, tmp_path: Path) -> None
     assert (out / "plots" / "variations_best.png").stat().st_size > 10_000
     # What chose the model, and which numbers carry no selection bias.
     selection = summary["selection"]
-    assert selection["split"].startswith("hash of (seed, dataset, event id): train 60%")
+    assert selection["split"] == "hash of (seed, dataset, event id): train 50%, validation 25%, test 25%"
     assert "the adversarial epoch (adversary.keep: best, by the search objective)" in selection["chosen_on_validation"]
     assert selection["unbiased"].startswith("best.test")
 
