@@ -130,7 +130,7 @@ class Adversary(nn.Module):
         # The narrowest mixture component, in units of the nuisance values' spread. Unbounded
         # below, components collapse onto discrete values (three variations: z = -1, 0, +1) and
         # the adversary's gradient to the classifier turns to noise: on the pivot toy of Louppe,
-        # Kagan and Cranmer the output's JSD then fell 7x instead of 39x (see the robustness guide).
+        # Kagan and Cranmer the output's JSD then fell 6x instead of 19x (see the robustness guide).
         self.min_log_sigma = math.log(MDN_MIN_WIDTH * target_scale) if target_scale > 0 else -5.0
         layers: list[nn.Module] = []
         width = 2 if spec.use_label else 1

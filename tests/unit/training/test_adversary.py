@@ -204,7 +204,7 @@ def test_keep_by_a_named_objective(sets: TrainingSets) -> None:
 def test_mdn_components_cannot_collapse_onto_discrete_nuisance_values(sets: TrainingSets) -> None:
     """The narrowest component is 0.45 x the nuisance values' weighted spread: components that
     collapse onto z = -1, 0, +1 leave the classifier a gradient of noise (on the pivot toy the JSD
-    then fell 7x instead of 22x, see analyses/pivot_toy)."""
+    then fell 6x instead of 19x, see analyses/pivot_toy)."""
     import math
 
     import torch
