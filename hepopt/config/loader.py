@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from hepopt.config.expression_syntax import feature_where, parse_expression
+from hepopt.config.fileset import FilesetError, merge_fileset
 from hepopt.config.schema import HepoptConfig
 from hepopt.config.yaml_reader import YamlLimitError, load_yaml
 from hepopt.errors import ConfigError
@@ -18,11 +19,12 @@ from hepopt.errors import ConfigError
 RESERVED_FEATURE_KEYS = ("callable",)
 
 
-def load_config(path: str | Path) -> HepoptConfig:
+def load_config(path: str | Path, fileset: dict[str, Any] | None = None) -> HepoptConfig:
     """Parse and validate a config file.
 
     Args:
         path: the YAML file.
+        fileset: a coffea fileset dict to take the files from (replaces the file's ``fileset``).
 
     Returns:
         The validated, frozen config; ``config.source`` is the file it came from, and relative
@@ -58,6 +60,8 @@ def load_config(path: str | Path) -> HepoptConfig:
     except RecursionError:
         msg = f"{path}: nested too deeply to be a config"
         raise ConfigError(msg) from None
+    if fileset is not None and isinstance(raw, dict):
+        raw = {**raw, "fileset": fileset}
     return config_from_dict(raw, source=path)
 
 
@@ -66,6 +70,11 @@ def config_from_dict(raw: Any, source: str | Path = "<config>") -> HepoptConfig:
     if not isinstance(raw, dict):
         msg = f"{source}: expected a mapping of settings at the top level, got {type(raw).__name__}"
         raise ConfigError(msg)
+    try:
+        raw = merge_fileset(raw, Path(source).parent)
+    except FilesetError as err:
+        msg = f"{source}: {err}"
+        raise ConfigError(msg) from None
     try:
         config = HepoptConfig.model_validate(raw)
     except ValidationError as err:

@@ -195,3 +195,20 @@ def test_modulo_split_through_the_data_stage(tmp_path: Path) -> None:
             np.testing.assert_allclose(np.sort(arrays.weights[in_split]), np.sort(own * scale))
     reloaded = EventTable.load(next((tmp_path / "results" / "prepare").glob("events-*.npz")))
     np.testing.assert_array_equal(reloaded.split_key, table.split_key)
+
+
+def test_a_coffea_fileset_gives_the_table_of_the_explicit_config(tmp_path: Path) -> None:
+    import json
+
+    sig, bkg = write_flat(tmp_path / "s.root", n=300, seed=1), write_flat(tmp_path / "b.root", n=400, seed=2)
+    explicit = prepare_data(config_from_dict(flat_config(sig, bkg), tmp_path / "a.yaml"), progress=False, use_cache=False)
+    fileset = {
+        "sig": {"files": {"s.root": "Events"}, "metadata": {"xsec": 2.0, "role": "signal", "weight": "genWeight"}},
+        "bkg": {"files": {"b.root": "Events"}, "metadata": {"xsec": 50.0, "role": "background", "weight": "genWeight"}},
+    }
+    (tmp_path / "fileset.json").write_text(json.dumps(fileset))
+    raw = flat_config(sig, bkg)
+    raw.pop("datasets")
+    raw["fileset"] = "fileset.json"
+    from_fileset = prepare_data(config_from_dict(raw, tmp_path / "b.yaml"), progress=False, use_cache=False)
+    assert from_fileset.fingerprint() == explicit.fingerprint()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, PrivateAttr, field_validator
 
@@ -32,6 +33,12 @@ class HepoptConfig(Section):
     """Integrated luminosity in pb^-1, for the datasets with a ``cross_section``."""
     datasets: dict[str, DatasetConfig] = Field(min_length=1)
     """The samples, by name."""
+    fileset: str | dict[str, Any] | None = None
+    """A coffea fileset (a JSON or YAML file, relative to the config's folder, or in Python the dict
+    itself) whose entries fill ``datasets`` and ``variations``: files, tree and the metadata
+    ``xsec``, ``role``, ``sum_weights``, ``weight``; ``metadata.variation`` with ``metadata.dataset``
+    marks a varied sample; ``isData`` entries are skipped. ``datasets.<name>`` may add or override
+    settings."""
     variations: dict[str, VariationConfig] = {}
     """Systematic variations, by name (``x_up``/``x_down`` pair into one nuisance parameter)."""
     features: list[str | dict[str, str]] = Field(min_length=1)
