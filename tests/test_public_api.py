@@ -14,6 +14,7 @@ PUBLIC = [
     "ConfigError",
     "DataError",
     "EventTable",
+    "ExportedModel",
     "HepoptError",
     "Objective",
     "ObjectiveInputs",
@@ -21,6 +22,7 @@ PUBLIC = [
     "PluginError",
     "TrainingError",
     "__version__",
+    "apply",
     "eliminate",
     "load_config",
     "optimize",
@@ -35,7 +37,13 @@ def test_all_is_frozen() -> None:
 
 def test_every_public_name_resolves_to_what_it_was() -> None:
     kinds = {name: type(getattr(hepopt, name)).__name__ for name in PUBLIC}
-    assert {n for n, k in kinds.items() if k == "function"} == {"eliminate", "load_config", "optimize", "prepare_data"}
+    assert {n for n, k in kinds.items() if k == "function"} == {
+        "apply",
+        "eliminate",
+        "load_config",
+        "optimize",
+        "prepare_data",
+    }
     assert all(issubclass(getattr(hepopt, n), hepopt.HepoptError) for n in PUBLIC if n.endswith("Error"))
     assert list(inspect.signature(hepopt.optimize).parameters) == [
         "config",

@@ -44,6 +44,7 @@ class Export(Stage):
             ],
             "data_fingerprint": context.artifacts.get("prepare", {}).get("fingerprint"),
             "model_from": summary.get("model_from", ""),  # which events it was trained on, how chosen
+            "inputs": model_inputs(config),  # how each variable is computed: the model describes itself
         }
         formats = config.export.formats if config.export else []
         files = export_classifier(
@@ -53,3 +54,23 @@ class Export(Stage):
             metadata=metadata,
         )
         return {kind: str(path) for kind, path in files.items()}
+
+
+def model_inputs(config: Any) -> dict[str, Any]:
+    """How the exported model's inputs are made from events: each variable's expression (a
+    callable's variables are named by the callable), the selection, the schema, the event id and
+    the split the model was trained on."""
+    expressions, callables = {}, []
+    for kind, text in config.feature_entries():
+        if kind == "callable":
+            callables.append(text)
+        else:
+            expressions[kind.removeprefix("expr:")] = text
+    return {
+        "expressions": expressions,
+        "callables": callables,
+        "selection": config.selection,
+        "schema": config.data.schema_,
+        "event_id": config.data.event_id,
+        "split": config.data.split.rule().describe(config.data.split.column),
+    }

@@ -201,7 +201,9 @@ def test_a_coffea_fileset_gives_the_table_of_the_explicit_config(tmp_path: Path)
     import json
 
     sig, bkg = write_flat(tmp_path / "s.root", n=300, seed=1), write_flat(tmp_path / "b.root", n=400, seed=2)
-    explicit = prepare_data(config_from_dict(flat_config(sig, bkg), tmp_path / "a.yaml"), progress=False, use_cache=False)
+    explicit = prepare_data(
+        config_from_dict(flat_config(sig, bkg), tmp_path / "a.yaml"), progress=False, use_cache=False
+    )
     fileset = {
         "sig": {"files": {"s.root": "Events"}, "metadata": {"xsec": 2.0, "role": "signal", "weight": "genWeight"}},
         "bkg": {"files": {"b.root": "Events"}, "metadata": {"xsec": 50.0, "role": "background", "weight": "genWeight"}},

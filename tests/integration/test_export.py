@@ -80,3 +80,70 @@ def test_description_lists_variables_scaling_and_provenance(exported: tuple[Path
     for kind in ("onnx", "torchscript"):
         entry = description["files"][kind]
         assert entry["sha256"] == hashlib.sha256((out / "export" / entry["name"]).read_bytes()).hexdigest()
+
+
+def test_the_exported_model_describes_its_inputs_and_applies_to_fresh_events(
+    exported: tuple[Path, np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    """``model.json`` holds each variable's expression, its order and the selection; rebuilt from
+    it with uproot alone on events the run never saw, the features equal hepopt's data stage and
+    ``hepopt.apply`` equals ``Classifier.predict``."""
+    import uproot
+
+    import hepopt
+    from hepopt.config import config_from_dict
+
+    from helpers import load_sample_generator
+
+    out = exported[0]
+    model = hepopt.ExportedModel.load(out / "export")
+    description = json.loads((out / "export" / "model.json").read_text())
+    assert list(description["inputs"]["expressions"]) == description["variables"] == list(model.variables)
+    assert description["inputs"]["selection"].startswith("num(Jet_pt[Jet_pt > 30]) >= 3")
+    # Fresh events, through hepopt's own data stage ...
+    fresh = tmp_path / "fresh"
+    load_sample_generator().make_samples(fresh, scale=0.02, seed=77)
+    config = config_from_dict(analysis_config(fresh, name="fresh"), tmp_path / "hepopt.yaml")
+    table = prepare_data(config, progress=False, use_cache=False)
+    d = table.dataset_names.index("ttbar")
+    rows = (table.dataset == d) & (table.variation == 0)
+    columns = [table.feature_names.index(v) for v in model.variables]
+    expected_x = table.features[rows][:, columns]
+    # ... and from the description alone, on the arrays uproot reads.
+    files = sorted((fresh / "nominal").glob("ttbar_*.root"))
+    xs, ids, scores = [], [], []
+    for path in files:
+        events = uproot.open(path)["Events"].arrays()
+        passed = events[model.selected(events)]
+        xs.append(model.features(passed))
+        ids.append(np.asarray(passed["event"], dtype=np.int64))
+        scores.append(hepopt.apply(out / "export", passed))
+    order = np.argsort(np.concatenate(ids), kind="stable")
+    np.testing.assert_array_equal(np.concatenate(ids)[order], np.sort(table.event_id[rows]))
+    np.testing.assert_allclose(np.concatenate(xs)[order], expected_x, rtol=1e-6)
+    classifier = Classifier.load(out / "optimize" / "best_model.pt")
+    np.testing.assert_allclose(np.concatenate(scores)[order], classifier.predict(expected_x), atol=1e-5)
+
+
+def test_an_exported_model_refuses_a_replaced_file_and_names_a_missing_variable(
+    exported: tuple[Path, np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    import shutil
+
+    import hepopt
+
+    copy = tmp_path / "export"
+    shutil.copytree(exported[0] / "export", copy)
+    description = json.loads((copy / "model.json").read_text())
+    first = description["variables"][0]
+    del description["inputs"]["expressions"][first]  # as for a feature callable's variable
+    (copy / "model.json").write_text(json.dumps(description))
+    model = hepopt.ExportedModel.load(copy)
+    columns = {v: np.zeros(3) for v in description["variables"][1:]}
+    with pytest.raises(hepopt.DataError, match=f"variable '{first}' comes from a feature callable: pass it in columns"):
+        model.features(None, columns)
+    assert model.features(None, columns | {first: np.ones(3)}).shape == (3, len(description["variables"]))
+    with (copy / "model.torchscript.pt").open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(hepopt.HepoptError, match="SHA-256 differs"):
+        model.predict(np.zeros((1, len(description["variables"])), np.float32))
