@@ -128,3 +128,52 @@ def _context(
     return StageContext(
         config, progress=progress, on_stage=on_stage or (lambda _name: None), options=options, resolved=plan
     )
+
+
+def workspace(
+    config: HepoptConfig | str | Path,
+    *,
+    output: str | Path | None = None,
+    split: str = "test",
+    mc_stat: bool = True,
+) -> Path:
+    """Write the pyhf workspace of a finished run's best model: the classifier output on ``split``
+    (scaled to the full luminosity), one sample per dataset with ``mu`` on the signal ones, a
+    histosys per systematic, and with ``mc_stat`` a staterror per bin, with the binning, merge rule
+    and template treatment of the config's ``robust_significance`` objective when it has one
+    (else 10 equal bins). Observations are the Asimov data of the nominal prediction; ``pyhf fit``
+    and ``pyhf cls`` read the file. Default output: ``<output>/optimize/workspace.json``.
+
+    Raises:
+        StateError: the run has no best model, or its optimize stage is not up to date with the
+            config (its model would not be this config's: run ``hepopt optimize`` first).
+    """
+    from hepopt.data.stage import prepare_data
+    from hepopt.errors import StateError
+    from hepopt.objectives.robust import RobustSignificance
+    from hepopt.results.artifacts import write_json
+    from hepopt.scoring.trial import objective_inputs
+    from hepopt.stages import stage_list
+    from hepopt.stages import status as stage_status
+    from hepopt.stages.plan import make_plan
+    from hepopt.training.classifier import Classifier
+
+    plan = make_plan(config)
+    cfg = plan.config
+    best = cfg.search_dir / "best_model.pt"
+    optimized = next((s for s in stage_status(cfg, stage_list(cfg)) if s.name == "optimize"), None)
+    if not best.is_file() or optimized is None or not optimized.up_to_date:
+        state = "no best model" if not best.is_file() else "the optimize stage is not up to date with the config"
+        msg = f"{best}: {state}; run 'hepopt optimize {cfg.source}' first"
+        raise StateError(msg)
+    if split not in ("train", "validation", "test"):
+        msg = f"split must be train, validation or test, got {split!r}"
+        raise ValueError(msg)
+    classifier = Classifier.load(best, family=cfg.model.family)
+    sets = plan.training_sets(prepare_data(cfg, progress=False)).select(classifier.feature_names)
+    options = next((dict(o.options) for o in cfg.objective_configs() if o.name == "robust_significance"), {})
+    objective = RobustSignificance(**(options | {"mc_stat": mc_stat}))
+    spec = objective.workspace(objective_inputs(classifier, sets, split), measurement=f"{cfg.name}_{split}")
+    path = Path(output) if output is not None else cfg.search_dir / "workspace.json"
+    write_json(path, spec)
+    return path

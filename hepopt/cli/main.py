@@ -176,6 +176,24 @@ def report(results: Path, output: Path | None, quiet: bool, debug: bool) -> None
 
 
 @cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), default=None, help="Default: <output>/optimize/workspace.json."
+)
+@click.option("--split", type=click.Choice(["test", "validation", "train"]), default="test", show_default=True)
+@click.option("--no-mc-stat", is_flag=True, help="Leave out the MC statistical uncertainty (staterror).")
+@_common
+def workspace(config: Path, output: Path | None, split: str, no_mc_stat: bool, quiet: bool, debug: bool) -> None:
+    """Write the pyhf workspace of CONFIG's best model (histosys per systematic, staterror per bin,
+    Asimov observations), for `pyhf fit`, `pyhf cls` or cabinetry."""
+    from hepopt.api import workspace as write_workspace
+
+    path = write_workspace(config, output=output, split=split, mc_stat=not no_mc_stat)
+    if not quiet:
+        click.echo(f"pyhf workspace written to {path} (e.g. pyhf cls {path})")
+
+
+@cli.command()
 @click.argument("results", type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)

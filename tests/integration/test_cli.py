@@ -149,3 +149,55 @@ def test_help_is_quick() -> None:
     result = hepopt("--help")
     assert result.returncode == 0
     assert "optimize" in result.stdout
+
+
+def test_workspace_command_writes_what_pyhf_fits(run_dir: Path) -> None:
+    """``hepopt workspace CONFIG``: the pyhf CLI fits it (on its Asimov data the signal strength
+    comes back as 1), and its discovery significance is the best model's robust_significance on
+    the test split; a config whose run is not up to date is refused."""
+    import pyhf
+
+    from hepopt.objectives.robust import RobustSignificance
+    from hepopt.scoring.trial import objective_inputs
+
+    config_path = run_dir / "hepopt.yaml"
+    assert hepopt("optimize", str(config_path), "--quiet").returncode == 0  # up to date with the file
+    ws_path = run_dir / "ws.json"
+    done = hepopt("workspace", str(config_path), "-o", str(ws_path))
+    assert done.returncode == 0, done.stderr
+    assert "pyhf workspace written to" in done.stdout
+    pyhf_cli = Path(sys.executable).parent / "pyhf"
+    fit = subprocess.run([str(pyhf_cli), "fit", "--value", str(ws_path)], capture_output=True, text=True, check=True)
+    assert json.loads(fit.stdout)["mle_parameters"]["mu"][0] == pytest.approx(1.0, abs=1e-3)
+    # mu = 10 (the example's MC statistics leave mu = 1 indistinguishable from 0: pyhf's CLs is 0/0)
+    command = [str(pyhf_cli), "cls", "--test-poi", "10", str(ws_path)]
+    cls = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert 0.0 < json.loads(cls.stdout)["CLs_obs"] < 1.0
+    workspace = pyhf.Workspace(json.loads(ws_path.read_text()))
+    modifiers = {m["type"] for c in workspace["channels"] for s in c["samples"] for m in s["modifiers"]}
+    assert modifiers == {"normfactor", "histosys", "staterror"}
+    # The significance, compared where it is well above the fit's tolerance: without MC statistics
+    # (with them the example's Z is ~0.01, and q0 ~ 1e-4 is at the minimiser's precision).
+    no_mc_path = run_dir / "ws_no_mc_stat.json"
+    assert hepopt("workspace", str(config_path), "-o", str(no_mc_path), "--no-mc-stat", "--quiet").returncode == 0
+    workspace = pyhf.Workspace(json.loads(no_mc_path.read_text()))
+    model = workspace.model()
+    backend = pyhf.get_backend()
+    pyhf.set_backend("numpy", pyhf.optimize.scipy_optimizer())
+    try:
+        init = (model.config.suggested_init(), model.config.suggested_bounds(), model.config.suggested_fixed())
+        z = float(np.sqrt(pyhf.infer.test_statistics.q0(0.0, workspace.data(model), model, *init)))
+    finally:
+        pyhf.set_backend(*backend)
+    config = load_config(config_path)
+    classifier = Classifier.load(run_dir / "results" / "optimize" / "best_model.pt")
+    sets = TrainingSets.from_table(prepare_data(config, progress=False), config.data.split.rule(), config.seed)
+    inputs = objective_inputs(classifier, sets.select(classifier.feature_names), "test")
+    expected = RobustSignificance(mc_stat=False).evaluate(inputs)
+    assert expected.value > 1.0
+    assert z == pytest.approx(expected.value, rel=1e-5)
+    stale = run_dir / "stale.yaml"
+    stale.write_text(config_path.read_text().replace("seed: 3", "seed: 4"))
+    refused = hepopt("workspace", str(stale))
+    assert refused.returncode == 1
+    assert "the optimize stage is not up to date with the config" in refused.stderr
