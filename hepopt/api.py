@@ -177,3 +177,25 @@ def workspace(
     path = Path(output) if output is not None else cfg.search_dir / "workspace.json"
     write_json(path, spec)
     return path
+
+
+def check(config: str | Path) -> tuple[HepoptConfig, list[Any]]:
+    """Validate ``config`` and its inputs without running anything (``hepopt check``): the config,
+    the objectives' and constraints' options, every input file's tree and the branches the
+    expressions read. Returns the config and a :class:`hepopt.data.check.SampleCheck` per sample.
+
+    Raises:
+        HepoptError: the first problem, in one line naming the key, file, tree or branch.
+    """
+    from hepopt.config.loader import load_config
+    from hepopt.data.check import check_inputs
+    from hepopt.objectives.registry import make_objective
+
+    cfg = load_config(config)
+    for key, objective in cfg.objective_keys():
+        make_objective(objective.name, objective.options, key=key)
+    for i, constraint in enumerate(cfg.constraints):
+        make_objective(constraint.name, constraint.options, key=f"constraints.{i}")
+    if cfg.adversary is not None and cfg.adversary.keep_by is not None:
+        make_objective(cfg.adversary.keep_by.name, cfg.adversary.keep_by.options, key="adversary.keep_by")
+    return cfg, check_inputs(cfg)

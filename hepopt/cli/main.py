@@ -177,6 +177,33 @@ def report(results: Path, output: Path | None, quiet: bool, debug: bool) -> None
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
+@_common
+def check(config: Path, quiet: bool, debug: bool) -> None:
+    """Validate CONFIG and its inputs without running anything: the settings, the objectives'
+    options, and that every file opens with its tree and the branches the expressions read."""
+    import time
+
+    from hepopt.api import check as check_config
+
+    start = time.perf_counter()
+    cfg, samples = check_config(config)
+    if quiet:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("dataset", "variation", "files", "entries", "branches read", title=f"{config}: inputs")
+    for s in samples:
+        table.add_row(s.dataset, s.variation, str(s.files), f"{s.entries:,}", str(s.branches))
+    Console().print(table)
+    click.echo(
+        f"{config}: OK ({len(cfg.datasets)} datasets, {len(cfg.variations)} variations, "
+        f"{sum(s.files for s in samples)} files; checked in {time.perf_counter() - start:.1f} s)"
+    )
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), default=None, help="Default: <output>/optimize/workspace.json."
 )

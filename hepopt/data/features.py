@@ -96,12 +96,20 @@ class FeatureSpec:
     split_column: Expression | None = None  # data.split.column: the integer a modulo split divides
 
     @classmethod
-    def from_config(cls, config: HepoptConfig) -> FeatureSpec:
+    def from_config(cls, config: HepoptConfig, load_callables: bool = True) -> FeatureSpec:
+        """The spec of ``config``; ``load_callables=False`` (``hepopt check``) imports no feature
+        callable's module, only checks that its source file exists."""
         expressions, callables = [], []
         for i, (kind, text) in enumerate(config.feature_entries()):
             if kind == "callable":
                 callable_ = FeatureCallable(text, str(config.base_dir.resolve()))
-                callable_.load()  # fail on the driver, not inside a worker
+                if load_callables:
+                    callable_.load()  # fail on the driver, not inside a worker
+                elif callable_.source_file() is None:
+                    msg = (
+                        f"{feature_where(i, 'callable')}: module of '{text}' not found (installed or beside the config)"
+                    )
+                    raise ConfigError(msg)
                 callables.append(callable_)
             else:
                 name = kind.removeprefix("expr:")
