@@ -4,6 +4,7 @@ variable selection), from a config file or object, or inside a coffea workflow."
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -199,3 +200,51 @@ def check(config: str | Path) -> tuple[HepoptConfig, list[Any]]:
     if cfg.adversary is not None and cfg.adversary.keep_by is not None:
         make_objective(cfg.adversary.keep_by.name, cfg.adversary.keep_by.options, key="adversary.keep_by")
     return cfg, check_inputs(cfg)
+
+
+def init(inputs: list[str | Path], output: str | Path = "hepopt.yaml", tree: str | None = None) -> Path:
+    """Write a starting config (``hepopt init``) from ROOT files (one dataset each) or a coffea
+    fileset (``.json``/``.yaml``: the config points to it); branches are read from the first file.
+
+    Raises:
+        DataError: a file that does not open, or whose tree is ambiguous (give ``tree``).
+        ConfigError: the fileset is unreadable or empty, or ``output`` exists.
+    """
+    from hepopt.config.fileset import FilesetError, merge_fileset, read_fileset
+    from hepopt.data.scaffold import SIGNAL_NAMES, config_text, datasets_from_files, read_branches
+    from hepopt.errors import ConfigError
+
+    out = Path(output)
+    if out.exists():
+        msg = f"{out}: exists; choose another --output or remove it"
+        raise ConfigError(msg)
+    paths = [Path(p) for p in inputs]
+    if len(paths) == 1 and paths[0].suffix in (".json", ".yaml", ".yml"):
+        fileset_path = paths[0]
+        try:
+            fileset = read_fileset(fileset_path)
+            merged = merge_fileset({"fileset": str(fileset_path.resolve())}, out.parent)
+        except FilesetError as err:
+            raise ConfigError(str(err)) from None
+        if not merged["datasets"]:
+            msg = f"fileset {fileset_path}: no simulated dataset in it"
+            raise ConfigError(msg)
+        first = next(iter(merged["datasets"].values()))
+        branches = read_branches(Path(first["files"][0]), tree or first.get("tree"))
+        datasets = {}
+        for name, settings in merged["datasets"].items():
+            extra: dict[str, Any] = (
+                {} if "role" in settings else {"role": "signal" if SIGNAL_NAMES.search(name) else "background"}
+            )
+            if "weight" not in settings and branches.weight is not None:
+                extra["weight"] = branches.weight
+            datasets[name] = extra or {"role": settings["role"]}
+        location = os.path.relpath(fileset_path.resolve(), out.parent.resolve())
+        has_xsec = any("cross_section" in s for s in merged["datasets"].values())
+        text = config_text(datasets, branches, fileset=location, cross_sections=has_xsec)
+        del fileset
+    else:
+        branches = read_branches(paths[0], tree)
+        text = config_text(datasets_from_files(paths, branches, out.parent), branches)
+    out.write_text(text)
+    return out

@@ -176,6 +176,21 @@ def report(results: Path, output: Path | None, quiet: bool, debug: bool) -> None
 
 
 @cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("hepopt.yaml"), show_default=True)
+@click.option("--tree", default=None, help="The TTree to read (default: Events, or the file's only tree).")
+@_common
+def init(inputs: tuple[Path, ...], output: Path, tree: str | None, quiet: bool, debug: bool) -> None:
+    """Write a starting config from INPUTS: ROOT files (one dataset each) or one coffea fileset
+    (.json/.yaml). Proposes features from the branches; check the roles and cross-sections."""
+    from hepopt.api import init as write_init
+
+    path = write_init(list(inputs), output, tree)
+    if not quiet:
+        click.echo(f"{path} written: check roles, cross-sections and features, then 'hepopt check {path}'")
+
+
+@cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @_common
 def check(config: Path, quiet: bool, debug: bool) -> None:
