@@ -24,6 +24,7 @@ class Export(Stage):
 
     def run(self, context: StageContext) -> dict[str, Any]:
         from hepopt.results.export import export_classifier
+        from hepopt.runtime.extras import has_extra
         from hepopt.training.classifier import Classifier
 
         config = context.config
@@ -46,7 +47,11 @@ class Export(Stage):
             "model_from": summary.get("model_from", ""),  # which events it was trained on, how chosen
             "inputs": model_inputs(config),  # how each variable is computed: the model describes itself
         }
-        formats = config.export.formats if config.export else []
+        formats = list(config.export.formats) if config.export else []
+        if "onnx" in formats and not has_extra("export"):
+            # The default formats name ONNX; without the extra it is left out, and model.json says so.
+            formats.remove("onnx")
+            metadata["skipped"] = {"onnx": "onnxscript is not installed: pip install 'hepopt[export]'"}
         files = export_classifier(
             Classifier.load(Path(optimized["best_model"]), family=config.model.family),
             context.folder("export"),

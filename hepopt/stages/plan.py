@@ -124,6 +124,7 @@ def make_plan(config: HepoptConfig | str | Path, stage_names: tuple[str, ...] | 
     if stage_names is None:
         stage_names = tuple(config.stages) if config.stages is not None else ("finetune",) * bool(config.finetune)
     _check_hyperparameters(config, space, stage_names)
+    _check_extras(config, stage_names)
     keyed = [(key, make_objective(o.name, o.options, key=key)) for key, o in config.objective_keys()]
     constraints = constraints_from_config(config)
     scored = keyed + [(f"constraints.{i}", c.objective) for i, c in enumerate(constraints)]
@@ -141,6 +142,27 @@ def make_plan(config: HepoptConfig | str | Path, stage_names: tuple[str, ...] | 
             raise ConfigError(msg)
     threads = training_threads(config.training.threads)
     return Plan(config, space, objectives, constraints, _device(config), threads, keep_by)
+
+
+def _check_extras(config: HepoptConfig, stage_names: tuple[str, ...]) -> None:
+    """The optional dependencies the run will need, named before any work starts."""
+    from hepopt.runtime.extras import require
+
+    source = config.source
+    if config.search.backend == "ray":
+        require("ray", f"{source}: search.backend: ray")
+    if "finetune" in stage_names:
+        require("ray", f"{source}: finetune (population-based training with Ray Tune)")
+    if (config.search.storage or "").startswith("postgresql"):
+        require("postgres", f"{source}: search.storage: postgresql")
+    export = config.export
+    if (
+        "export" in stage_names
+        and export is not None
+        and "onnx" in export.formats
+        and "formats" in export.model_fields_set
+    ):
+        require("export", f"{source}: export.formats: onnx")
 
 
 def _check_hyperparameters(config: HepoptConfig, space: SearchSpace, stage_names: tuple[str, ...]) -> None:

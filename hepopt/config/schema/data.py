@@ -103,7 +103,9 @@ class SplitConfig(Section):
             msg = f"train + validation + test must be 1, got {total:g}"
             raise ValueError(msg)
         if self.by == "hash":
-            if self.column is not None or "residues" in self.model_fields_set or "modulo" in self.model_fields_set:
+            fields = type(self).model_fields
+            defaults = (fields["modulo"].default, fields["residues"].default)
+            if self.column is not None or (self.modulo, self.residues) != defaults:
                 msg = "column, modulo and residues are for 'by: modulo'"
                 raise ValueError(msg)
             return self

@@ -130,3 +130,15 @@ def test_bad_modulo_splits_are_named(split: dict, message: str) -> None:
 
     with pytest.raises(ConfigError, match=message):
         config_from_dict(with_(data={"split": split}), "c.yaml")
+
+
+@pytest.mark.parametrize("split", [{}, {"by": "modulo", "modulo": 4, "residues": {"validation": [3], "test": [0]}}])
+def test_a_dumped_config_reloads_with_its_split(split: dict) -> None:
+    """Configs travel as their full dump (to Ray workers, to fine-tuning): every field is then set."""
+    from hepopt.config import config_from_dict
+
+    from helpers import with_
+
+    config = config_from_dict(with_(data={"split": split}), "c.yaml")
+    again = config_from_dict(config.model_dump(mode="json", by_alias=True), "c.yaml")
+    assert again.data.split == config.data.split
