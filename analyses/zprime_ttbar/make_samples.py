@@ -36,6 +36,9 @@ JET_THRESHOLD = 20.0
 
 
 N_NOISE = 3
+MUON_MASS, ELECTRON_MASS = 0.10566, 0.000511  # GeV
+# Files written by an older generator are rewritten (2: lepton masses, so NanoAODSchema reads them).
+GENERATOR_VERSION = "2"
 
 
 def _system_mass(process: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -94,7 +97,7 @@ def _leptons(process: str, mass: np.ndarray, rng: np.random.Generator) -> tuple[
     nu_pt = scale * rng.gamma(2.0, 0.5, n)
     nu_phi = rng.uniform(-np.pi, np.pi, n)
 
-    def collection(mask_main: np.ndarray) -> dict[str, ak.Array]:
+    def collection(mask_main: np.ndarray, lepton_mass: float) -> dict[str, ak.Array]:
         counts = mask_main.astype(int) + (extra & (rng.random(n) < 0.5)).astype(int)
         total = counts.sum()
         first = np.repeat(np.cumsum(counts) - counts, counts) == np.arange(total)
@@ -106,9 +109,10 @@ def _leptons(process: str, mass: np.ndarray, rng: np.random.Generator) -> tuple[
             "eta": ak.unflatten(np.clip(rng.normal(0.0, 1.1, total), -2.4, 2.4), counts),
             "phi": ak.unflatten(rng.uniform(-np.pi, np.pi, total), counts),
             "charge": ak.unflatten(rng.choice(np.array([-1, 1], np.int32), total), counts),
+            "mass": ak.unflatten(np.full(total, lepton_mass), counts),  # NanoAODSchema builds 4-vectors
         }
 
-    return collection(is_muon), collection(~is_muon), nu_pt, nu_phi
+    return collection(is_muon, MUON_MASS), collection(~is_muon, ELECTRON_MASS), nu_pt, nu_phi
 
 
 def _apply_jes(jets: dict[str, ak.Array], shift: float) -> dict[str, ak.Array]:
@@ -183,6 +187,8 @@ def write_tree(path: Path, branches: dict[str, object]) -> None:
 def make_samples(out: Path, scale: float = 1.0, seed: int = 1, force: bool = False) -> list[Path]:
     """Write every process and variation under ``out/<variation>/<process>_<i>.root``."""
     written = []
+    stamp = out / ".generator"
+    force = force or (out.exists() and (not stamp.is_file() or stamp.read_text().strip() != GENERATOR_VERSION))
     for process, settings in PROCESSES.items():
         n_files = settings["files"]
         paths = {v: [out / v / f"{process}_{i}.root" for i in range(n_files)] for v in VARIATIONS}
@@ -196,6 +202,8 @@ def make_samples(out: Path, scale: float = 1.0, seed: int = 1, force: bool = Fal
                 part = {k: v[bounds[i] : bounds[i + 1]] for k, v in branches.items()}
                 write_tree(path, part)
                 written.append(path)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(GENERATOR_VERSION + "\n")
     return written
 
 

@@ -214,3 +214,21 @@ def test_a_coffea_fileset_gives_the_table_of_the_explicit_config(tmp_path: Path)
     raw["fileset"] = "fileset.json"
     from_fileset = prepare_data(config_from_dict(raw, tmp_path / "b.yaml"), progress=False, use_cache=False)
     assert from_fileset.fingerprint() == explicit.fingerprint()
+
+
+def test_the_example_reads_the_same_with_the_nanoaod_schema(samples_dir: Path, tmp_path: Path) -> None:
+    """The example's samples are NanoAOD-like (collections with pt, eta, phi, mass): NanoAODSchema
+    and BaseSchema give the same table, the feature callable included."""
+    from helpers import ROOT
+
+    raw = analysis_config(samples_dir)
+    raw["features"] = [*raw["features"], {"callable": "features:jets_mass"}]
+    base = prepare_data(
+        config_from_dict(raw, ROOT / "analyses" / "zprime_ttbar" / "a.yaml"), progress=False, use_cache=False
+    )
+    raw["data"] = {**raw["data"], "schema": "nanoaod"}
+    nano = prepare_data(
+        config_from_dict(raw, ROOT / "analyses" / "zprime_ttbar" / "b.yaml"), progress=False, use_cache=False
+    )
+    assert "m_system" in nano.feature_names
+    assert nano.fingerprint() == base.fingerprint()
