@@ -53,9 +53,12 @@ def columns(
     n_read: int,
     weight_factors: dict[str, np.ndarray] | None = None,
     nuisance: np.ndarray | None = None,
+    dataset: str | None = None,
+    variation: str = NOMINAL,
 ) -> dict[str, Any]:
     """One chunk's columns in the form hepopt's table is built from, for a processor of the
-    analysis' own: ``return {events.metadata["dataset"]: columns(...)}``.
+    analysis' own: ``return {events.metadata["dataset"]: columns(...)}``, or under any key of
+    yours with the sample declared: ``columns(..., dataset="ttbar", variation="jes_up")``.
 
     Args:
         features: variable name -> per-event values of the selected events (same order every chunk).
@@ -65,6 +68,9 @@ def columns(
         n_read: events read in the chunk (before the selection).
         weight_factors: weight-based variation -> per-event factor.
         nuisance: per-event nuisance value (NaN where none), for the mdn adversary.
+        dataset: the config's dataset these events belong to (default: the output key says it,
+            ``dataset/variation`` or the dataset's name for its nominal events).
+        variation: the config's variation they are (``nominal`` or a file-based variation).
     """
     n = len(weight)
     matrix = np.stack([np.asarray(v, dtype=np.float32) for v in features.values()], axis=1) if features else None
@@ -77,14 +83,73 @@ def columns(
         "weight_factors": {k: [np.asarray(v, dtype=np.float64)] for k, v in (weight_factors or {}).items()},
         "sumw": float(sum_weights_before_selection),
         "n_read": int(n_read),
+        **({"hepopt_sample": {(dataset, variation)}} if dataset is not None else {}),
     }
 
 
 def table_from_output(config: HepoptConfig, output: dict[str, Any]) -> EventTable:
-    """The event table from the output of :func:`feature_processor` run by any coffea Runner."""
+    """The event table from the output of :func:`feature_processor` (or a processor of the
+    analysis' own returning :func:`columns`) run by any coffea Runner.
+
+    Raises:
+        DataError: uncomputed dask collections, or output entries that name no dataset and
+            variation of the config (the message lists what was found and what is expected).
+    """
     from hepopt.data.stage import build_table
 
-    return build_table(config, samples_from_config(config), output)
+    samples = samples_from_config(config)
+    return build_table(config, samples, _by_sample(config, output, [s.coffea_key for s in samples]))
+
+
+def _by_sample(config: HepoptConfig, output: Any, expected: list[str]) -> dict[str, Any]:
+    """The processor output keyed ``dataset/variation``: entries that declare their sample
+    (``columns(dataset=..., variation=...)``) are regrouped (several keys of one sample merged),
+    a plain dataset name stands for its nominal events."""
+    from coffea.processor import accumulate
+
+    from hepopt.errors import DataError
+
+    if not isinstance(output, dict):
+        msg = f"expected the processor output: a dict of dataset -> columns, got {type(output).__name__}"
+        raise DataError(msg)
+    grouped: dict[str, list[Any]] = {}
+    unknown = []
+    for key, entry in output.items():
+        if _is_lazy(entry):
+            msg = (
+                f"output entry '{key}' holds dask collections (coffea's dask-awkward mode): compute them first "
+                "(dask.compute(output)), or run the processor with an executor"
+            )
+            raise DataError(msg)
+        if not isinstance(entry, dict) or "weight" not in entry:
+            continue  # a processor's other outputs (histograms, cutflows)
+        declared = entry.get("hepopt_sample")
+        if declared:
+            if len(declared) != 1:
+                msg = f"output entry '{key}' mixes samples {sorted(declared)}: one dataset and variation per entry"
+                raise DataError(msg)
+            dataset, variation = next(iter(declared))
+            name = f"{dataset}/{variation}"
+        else:
+            name = key if "/" in key else f"{key}/{NOMINAL}"
+        if name not in expected:
+            unknown.append(key)
+        grouped.setdefault(name, []).append(entry)
+    if unknown:
+        msg = (
+            f"processor output entries {sorted(unknown)[:6]} name no sample of {config.source}; expected keys "
+            f"{expected[:6]}{' ...' if len(expected) > 6 else ''} (dataset/variation, or a dataset for its "
+            "nominal events), or declare each with columns(..., dataset=..., variation=...)"
+        )
+        raise DataError(msg)
+    return {name: entries[0] if len(entries) == 1 else accumulate(entries) for name, entries in grouped.items()}
+
+
+def _is_lazy(entry: Any) -> bool:
+    """Whether a dask collection (not yet computed) is in the entry, or in its lists of chunks."""
+    values = list(entry.values()) if isinstance(entry, dict) else [entry]
+    values += [item for v in values if isinstance(v, list) for item in v]
+    return any(hasattr(v, "__dask_graph__") for v in values)
 
 
 _MODELS: dict[str, Any] = {}  # per worker process: load each model file once

@@ -132,3 +132,52 @@ def test_an_analysis_processor_with_its_own_columns(samples_dir: Path, tmp_path:
     result = hepopt.optimize(out, config, progress=False)
     assert result is not None
     assert result.model.feature_names == ("ht", "MET_pt")
+
+
+def test_the_example_processor_with_its_own_names(samples_dir: Path, tmp_path: Path) -> None:
+    """``analyses/zprime_ttbar/own_processor.py``: the analysis' own fileset names and processor;
+    its entries declare their dataset and variation, two entries of one sample are merged, and the
+    table equals what hepopt's own expressions give on the same files."""
+    import importlib.util
+
+    from helpers import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "own_processor", ROOT / "analyses" / "zprime_ttbar" / "own_processor.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out, config, result = example.run(samples_dir, tmp_path, n_trials=1)
+    assert result is not None
+    assert result.model.feature_names == ("ht", "lead_jet_pt", "MET_pt")
+    own = table_from_output(config, out)
+    raw = example.config(samples_dir, 1)
+    raw["features"] = [{"ht": "sum(Jet_pt)"}, {"lead_jet_pt": "nth(Jet_pt[Jet_pt > 30], 0, fill=-1)"}, "MET_pt"]
+    raw["selection"] = "num(Jet_pt[Jet_pt > 30]) >= 3"
+    reference = prepare_data(config_from_dict(raw, tmp_path / "reference.yaml"), progress=False, use_cache=False)
+    assert own.variation_names == reference.variation_names == ("nominal", "jes_up")
+    np.testing.assert_array_equal(own.event_id, reference.event_id)
+    np.testing.assert_allclose(own.features, reference.features, rtol=1e-6)
+    np.testing.assert_allclose(own.weight, reference.weight, rtol=1e-12)
+
+
+def test_output_that_names_no_sample_or_is_lazy_is_one_line(samples_dir: Path, tmp_path: Path) -> None:
+    from hepopt.errors import DataError
+
+    config = config_from_dict(analysis_config(samples_dir), tmp_path / "hepopt.yaml")
+    entry = columns(
+        {"x": np.ones(2)}, weight=np.ones(2), event_id=np.arange(2), sum_weights_before_selection=2.0, n_read=2
+    )
+    with pytest.raises(
+        DataError, match=r"processor output entries \['TTToSemiLeptonic'\] name no sample of .*expected keys"
+    ):
+        table_from_output(config, {"TTToSemiLeptonic": entry})
+
+    class Lazy:
+        def __dask_graph__(self) -> dict:
+            return {}
+
+    with pytest.raises(DataError, match=r"holds dask collections .* compute them first"):
+        table_from_output(config, {"ttbar": dict(entry, weight=[Lazy()])})
