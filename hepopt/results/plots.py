@@ -1,9 +1,12 @@
-"""Plots people look at first, drawn with hist + mplhep in the CMS style, as PNG and PDF."""
+"""Plots people look at first, drawn with hist + mplhep in the experiment's style (CMS by default), as PNG and PDF."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -16,16 +19,55 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+@dataclass(frozen=True)
+class PlotStyle:
+    """The experiment's style and label on every plot of a run (``plots`` in the config)."""
+
+    experiment: str = "none"  # CMS, ATLAS, LHCb or none (mplhep's CMS style, no label)
+    text: str = "Simulation"
+    lumi: float | None = None  # fb^-1
+    energy: float | None = None  # TeV
+
+    @classmethod
+    def from_config(cls, config: Any) -> PlotStyle:
+        lumi = None if config.luminosity is None else config.luminosity / 1000.0  # pb^-1 -> fb^-1
+        return cls(config.plots.experiment, config.plots.text, lumi, config.plots.energy)
+
+    def label(self, ax: Any) -> None:
+        """The experiment's label above ``ax``: name and text on the left, luminosity and energy right."""
+        if self.experiment == "none":
+            return
+        import mplhep
+
+        lumi = f"{self.lumi:.3g}" if self.lumi is not None else None
+        mplhep.label.exp_label(exp=self.experiment, text=self.text, lumi=lumi, com=self.energy, ax=ax, loc=0)
+
+
+_STYLE: ContextVar[PlotStyle] = ContextVar("hepopt_plot_style", default=PlotStyle())  # noqa: B039 - frozen
+
+
+@contextmanager
+def plot_style(style: PlotStyle) -> Iterator[None]:
+    """Plots drawn inside take ``style`` (a run sets its config's)."""
+    token = _STYLE.set(style)
+    try:
+        yield
+    finally:
+        _STYLE.reset(token)
+
+
 def styled(plot: Callable[P, R]) -> Callable[P, R]:
-    """Draw ``plot`` in mplhep's CMS style, inside a style context: the caller's rcParams (in a
-    notebook, say) are as they were afterwards, and the backend is never switched."""
+    """Draw ``plot`` in the run's experiment style (mplhep; CMS by default), inside a style
+    context: the caller's rcParams (in a notebook, say) are as they were afterwards, and the
+    backend is never switched."""
 
     @functools.wraps(plot)
     def in_style(*args: P.args, **kwargs: P.kwargs) -> R:
         import matplotlib.style
         import mplhep
 
-        with matplotlib.style.context(mplhep.style.CMS):
+        sheets = {"ATLAS": mplhep.style.ATLAS, "LHCb": mplhep.style.LHCb2}
+        with matplotlib.style.context(sheets.get(_STYLE.get().experiment, mplhep.style.CMS)):
             return plot(*args, **kwargs)
 
     return in_style
@@ -54,7 +96,11 @@ def figures() -> _Figures:
 
 
 def save_figure(fig: object, path: Path, pdf: bool = True) -> None:
-    """Write ``path`` as PNG (to look at) and, with ``pdf``, PDF (for the paper)."""
+    """Write ``path`` as PNG (to look at) and, with ``pdf``, PDF (for the paper), the run's
+    experiment label on its first axes."""
+    axes = getattr(fig, "axes", [])
+    if axes:
+        _STYLE.get().label(axes[0])
     path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in (".png", ".pdf") if pdf else (".png",):
         fig.savefig(path.with_suffix(suffix), bbox_inches="tight")  # type: ignore[attr-defined]

@@ -50,6 +50,9 @@ figcaption { color: #555; font-size: 0.9em; }
 """
 
 
+CONFIG_COPY = "config.yaml"  # the config of the last run, written by the stage runner
+
+
 def write_report(results: Path, out: Path | None = None) -> Path:
     """Write ``results/report.html`` (or ``out``) for the output folder of a run.
 
@@ -64,10 +67,12 @@ def write_report(results: Path, out: Path | None = None) -> Path:
     sections = [
         _stages_section(manifests),
         _variables_section(results / "prepare"),
+        _yields_section(results / "optimize"),
         _optimize_section(results / "optimize"),
         _eliminate_section(results / "eliminate"),
         _finetune_section(results / "finetune"),
         _export_section(results / "export"),
+        _config_section(results / CONFIG_COPY),
     ]
     title = f"hepopt report: {results.resolve().name}"
     made = datetime.datetime.now(tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -124,8 +129,26 @@ def _variables_section(folder: Path) -> str:
     return (
         "<h2>Input variables, each alone</h2>"
         + _csv_table(path, "Before any training (nominal events, |w|)")
-        + _figures([folder / "variables.png"])
+        + _figures([folder / "variables.png", folder / "inputs.png", folder / "correlations.png"])
     )
+
+
+def _yields_section(folder: Path) -> str:
+    """Each dataset's simulated events and expected yield (nominal, at the config's luminosity)."""
+    path = folder / "summary.json"
+    if not path.is_file():
+        return ""
+    yields = json.loads(path.read_text()).get("yields") or {}
+    rows = [[_e(name), _fmt(y["events"]), _fmt(y["yield"])] for name, y in yields.items()]
+    rows.append(["<b>total</b>", _fmt(sum(y["events"] for y in yields.values())), ""])
+    return "<h2>Yields</h2>" + _table(["dataset", "simulated events (nominal)", "expected events"], rows, escape=False)
+
+
+def _config_section(path: Path) -> str:
+    """The config the run was made with, as written."""
+    if not path.is_file():
+        return ""
+    return f"<h2>Config</h2><pre>{_e(path.read_text(encoding='utf-8', errors='replace'))}</pre>"
 
 
 def _optimize_section(folder: Path) -> str:

@@ -21,7 +21,8 @@ class Optimize(Stage):
     name = "optimize"
 
     def inputs(self, config: HepoptConfig) -> Any:
-        return model_inputs(config)
+        # The plots' style too: a new label redraws them (the study resumes, nothing retrains).
+        return model_inputs(config) | {"plots": config.plots.model_dump(mode="json"), "luminosity": config.luminosity}
 
     def run(self, context: StageContext) -> dict[str, Any]:
         variables = context.artifacts.get("eliminate", {}).get("variables")

@@ -17,14 +17,18 @@ class Prepare(Stage):
     def inputs(self, config: HepoptConfig) -> Any:
         from hepopt.data.stage import data_key
 
-        return data_key(config)  # data settings and every input file's path, size and mtime
+        # data settings and every input file's path, size and mtime; the plots' style and label
+        return [data_key(config), config.plots.model_dump(mode="json"), config.luminosity]
 
     def run(self, context: StageContext) -> dict[str, Any]:
         from hepopt.data.stage import data_key
+        from hepopt.results.inputs import write_input_plots
         from hepopt.results.univariate import write_univariate
 
         table = context.table()
-        files = write_univariate(table, context.folder(self.name), context.config.name)
+        folder = context.folder(self.name)
+        files = write_univariate(table, folder, context.config.name)
+        files |= write_input_plots(table, folder, context.config.name)
         return {
             **{k: str(v) for k, v in files.items()},
             "cache_key": data_key(context.config),

@@ -69,6 +69,7 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
     whose process was killed stays ``running`` and runs again (resuming its own work) next time.
     Another run on the same output folder meanwhile is refused (:mod:`hepopt.runtime.lock`).
     """
+    from hepopt.results.plots import PlotStyle, plot_style
     from hepopt.runtime.lock import output_lock
     from hepopt.search.storage import storage_lock
 
@@ -76,7 +77,8 @@ def run_stages(context: StageContext, stages: list[Stage], *, force: bool = Fals
     context.force = force
     try:
         # One run per output folder, and per study file named in search.storage.
-        with output_lock(output), storage_lock(context.config):
+        with output_lock(output), storage_lock(context.config), plot_style(PlotStyle.from_config(context.config)):
+            _keep_config(context.config)
             _run_in_order(context, stages, force=force)
     except OSError as err:  # a full disk, a folder it cannot write: one clear line, not a traceback
         if not is_output_problem(err, output):
@@ -140,3 +142,21 @@ def status(config: HepoptConfig, stages: list[Stage]) -> list[StageStatus]:
         state = manifest.get("state", "not run")
         result.append(StageStatus(stage.name, state, state == "done" and manifest.get("key") == key, manifest))
     return result
+
+
+def _keep_config(config: HepoptConfig) -> None:
+    """``<output>/config.yaml``: the config this run was made with (its file's text, or the dump
+    of a config made in Python), for the report and for whoever reads the folder later."""
+    import yaml
+
+    from hepopt.results.report import CONFIG_COPY
+
+    source = config.source
+    try:
+        text = source.read_text(encoding="utf-8") if source.is_file() else None
+    except OSError:
+        text = None
+    if text is None:
+        text = yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    (config.output_dir / CONFIG_COPY).write_text(text, encoding="utf-8")

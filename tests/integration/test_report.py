@@ -99,6 +99,12 @@ def test_report_tables_match_the_study(run_dir: Path) -> None:
     variables = [row[0] for _, row in parser.tables[1][1:]]  # each variable alone, best first
     assert len(variables) == len(analysis_config(Path("x"))["features"])
     summary = json.loads((run_dir / "results" / "optimize" / "summary.json").read_text())
+    # The yields of each dataset (the table's own numbers) and the config the run was made with.
+    yields = {row[0]: row[1:] for _, row in parser.tables[2][1:]}
+    for name, y in summary["yields"].items():
+        assert yields[name] == [str(y["events"]), f"{y['yield']:.4g}"]
+    assert "<h2>Config</h2>" in page
+    assert "name: report_test" in page
     best_rows = [row for table in parser.tables for cls, row in table if cls == "best"]
     value, error = summary["best"]["validation"][0], summary["best"]["validation_error"][0]
     decimals = max(0, 1 - math.floor(math.log10(error)))  # the error to two significant digits

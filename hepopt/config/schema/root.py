@@ -16,6 +16,7 @@ from hepopt.config.schema.search import (
     ExportConfig,
     FinetuneConfig,
     ObjectiveConfig,
+    PlotsConfig,
     SearchConfig,
 )
 
@@ -67,6 +68,8 @@ class HepoptConfig(Section):
     """Backward elimination of input variables before the search (none: skipped)."""
     export: ExportConfig | None = ExportConfig()
     """The exported best model (``null``: no export files)."""
+    plots: PlotsConfig = PlotsConfig()
+    """The plots' experiment style and label."""
     stages: list[str] | None = Field(default=None, min_length=1)
     """The stages ``hepopt optimize`` runs, in order (default: prepare, preoptimize, eliminate,
     optimize, finetune, export, those whose sections are configured); plugins add their own names."""

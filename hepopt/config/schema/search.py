@@ -221,3 +221,15 @@ class ExportConfig(Section):
 
     formats: list[Literal["torchscript", "onnx"]] = ["torchscript", "onnx"]
     """The formats written."""
+
+
+class PlotsConfig(Section):
+    """How the plots look: the experiment's mplhep style and label, with the luminosity (from
+    ``luminosity``) and the centre-of-mass energy."""
+
+    experiment: Literal["CMS", "ATLAS", "LHCb", "none"] = "none"
+    """The experiment whose style and label the plots carry (``none``: mplhep's CMS style, no label)."""
+    text: str = "Simulation"
+    """The text beside the experiment's name (e.g. ``Simulation Preliminary``, ``Private Work``)."""
+    energy: float | None = Field(default=None, gt=0)
+    """Centre-of-mass energy in TeV shown in the label (e.g. 13.6); none: not shown."""

@@ -66,3 +66,42 @@ def test_ranking_orders_and_limits(tmp_path: Path) -> None:
         files["variables_csv"].read_text().splitlines()[0] == "variable,separation,roc_auc,signal_mean,background_mean"
     )
     assert files["variables_plot"].stat().st_size > 10_000
+
+
+def test_input_plots_and_correlations(tmp_path: Path) -> None:
+    import csv
+
+    from hepopt.results.inputs import weighted_correlation, write_input_plots
+
+    table = toy()
+    files = write_input_plots(table, tmp_path, "toy")
+    assert files["inputs_plot"].stat().st_size > 10_000
+    assert files["correlations_plot"].stat().st_size > 10_000
+    with files["correlations_csv"].open() as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["class", "variable", *table.feature_names]
+    signal = table.label == 1
+    expected = weighted_correlation(table.features[signal].astype(np.float64), np.abs(table.weight[signal]))
+    np.testing.assert_allclose([[float(v) for v in r[2:]] for r in rows[1:4]], expected, atol=1e-5)
+
+
+def test_the_experiment_label_is_drawn_only_when_asked(tmp_path: Path) -> None:
+    from hepopt.results.plots import PlotStyle, figures, plot_style, save_figure
+
+    def texts(style: PlotStyle | None) -> list[str]:
+        fig, ax = figures().subplots()
+        ax.plot([0, 1], [0, 1])
+        if style is None:
+            save_figure(fig, tmp_path / "plain.png", pdf=False)
+        else:
+            with plot_style(style):
+                save_figure(fig, tmp_path / "styled.png", pdf=False)
+        return [t.get_text() for t in ax.texts]
+
+    assert texts(None) == []
+    shown = " ".join(texts(PlotStyle("CMS", "Simulation Preliminary", lumi=138.0, energy=13.6)))
+    assert "CMS" in shown
+    assert "Simulation Preliminary" in shown
+    assert "138" in shown
+    assert "13.6 TeV" in shown
+    assert "ATLAS" in " ".join(texts(PlotStyle("ATLAS", "Internal")))

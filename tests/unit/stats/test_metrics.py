@@ -49,3 +49,17 @@ def test_weighted_ks_reduces_to_scipy_for_unit_weights() -> None:
     ref = ks_2samp(a, b, method="asymp")
     assert distance == pytest.approx(ref.statistic, rel=1e-12)
     assert pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_weighted_correlation_matches_numpy_on_repeated_events() -> None:
+    """Integer weights are repeated events: the weighted correlation equals numpy's on the copies."""
+    from hepopt.results.inputs import weighted_correlation
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 3))
+    x[:, 1] += 0.7 * x[:, 0]
+    counts = rng.integers(1, 4, 300)
+    expected = np.corrcoef(np.repeat(x, counts, axis=0), rowvar=False)
+    np.testing.assert_allclose(weighted_correlation(x, counts.astype(float)), expected, atol=1e-12)
+    constant = np.c_[x[:, :1], np.ones(300)]
+    np.testing.assert_allclose(weighted_correlation(constant, np.ones(300)), np.eye(2))  # a constant: 0, not NaN
