@@ -75,7 +75,11 @@ class Display:
 
     @contextmanager
     def search_progress(self, total: int) -> Iterator[Any]:
-        """A rich progress bar over trials with the best value so far; yields an Optuna callback."""
+        """A rich progress bar over trials with the best value so far; yields an Optuna callback.
+        Where the output is not a terminal (a batch job's log), one line per finished trial instead."""
+        if not self.quiet and not self.console.is_terminal:
+            yield self._trial_lines(total)
+            return
         progress = Progress(
             TextColumn("trials"),
             BarColumn(),
@@ -108,6 +112,30 @@ class Display:
 
         with progress:
             yield callback
+
+    def _trial_lines(self, total: int) -> Any:
+        """An Optuna callback printing ``trial 7 complete: 3.412 (best 3.52, trial 4) [8/20]``."""
+        from optuna.trial import TrialState
+
+        def callback(study: Any, trial: Any) -> None:
+            finished = sum(t.state != TrialState.RUNNING for t in study.get_trials(deepcopy=False))
+            state = trial.state.name.lower()
+            value = ", ".join(f"{v:.4g}" for v in trial.values) if trial.values else ""
+            try:
+                best = (
+                    f"{len(study.best_trials)} on the Pareto front"
+                    if len(study.directions) > 1
+                    else f"best {study.best_value:.4g}, trial {study.best_trial.number}"
+                )
+            except ValueError:
+                best = "no best yet"
+            seconds = trial.duration.total_seconds() if trial.duration is not None else float("nan")
+            line = (
+                f"trial {trial.number} {state}{': ' + value if value else ''} ({best}) [{min(finished, total)}/{total}]"
+            )
+            self.console.print(f"{line} {seconds:.1f} s", markup=False, highlight=False, soft_wrap=True)
+
+        return callback
 
     def summary(self, result: Any) -> None:
         if self.quiet:

@@ -117,6 +117,12 @@ def test_cli_shows_tables_and_progress(run_dir: Path) -> None:
     assert "best hyperparameters" in result.stdout
     assert "Quote the test values: nothing was chosen on them." in " ".join(result.stdout.split())
     assert "Searching hyperparameters" in result.stderr
+    # Not a terminal (as in a batch job's log): one line per finished trial, no progress bar.
+    import re
+
+    assert re.search(
+        r"^trial \d+ complete: [\d.]+ \(best [\d.]+, trial \d+\) \[6/6\] [\d.]+ s$", result.stderr, re.MULTILINE
+    )
     assert "prepare: up to date, skipped" in result.stderr
     assert "Exporting the best model" in result.stderr
 
