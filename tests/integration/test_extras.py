@@ -65,5 +65,5 @@ def test_the_extras_are_declared() -> None:
     assert "ray" not in names
     assert "onnx" not in names
     extras = project["optional-dependencies"]
-    assert extras["ray"] == ["ray[tune]>=2.40"]
+    assert [d.split(">")[0] for d in extras["ray"]] == ["ray[tune]"]
     assert {d.split(">")[0] for d in extras["export"]} == {"onnx", "onnxscript"}
