@@ -9,17 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, flat_config, hepopt, write_config, write_flat
+from helpers import ROOT, analysis_config, flat_config, hepopt, write_config, write_flat
 
 pytestmark = pytest.mark.integration
 
 
-def test_the_example_checks_without_importing_torch_or_coffea() -> None:
-    config = ROOT / "analyses" / "zprime_ttbar" / "hepopt.yaml"
+def test_the_example_checks_without_importing_torch_or_coffea(samples_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    raw = analysis_config(samples_dir)
+    raw["features"] = [*raw["features"], {"callable": "features:jets_mass"}]  # the example's callable, not run
+    config = write_config(tmp_path, raw)
+    shutil.copy(ROOT / "analyses" / "zprime_ttbar" / "features.py", tmp_path / "features.py")
     done = hepopt("check", str(config))
     assert done.returncode == 0, done.stderr
     assert "OK (3 datasets, 2 variations, 12 files" in done.stdout
-    assert "40,000" in done.stdout  # ttbar's entries, from the files' metadata
+    assert "2,000" in done.stdout  # ttbar's entries (5 % of the example), from the files' metadata
     probe = (
         "import sys\nfrom hepopt.api import check\n"
         f"check({str(config)!r})\n"
@@ -52,10 +57,10 @@ def test_problems_are_one_line_and_exit_1(tmp_path: Path, change: dict, message:
     assert re.search(message, lines[0]), lines[0]
 
 
-def test_init_from_root_files_writes_a_config_that_checks(tmp_path: Path) -> None:
+def test_init_from_root_files_writes_a_config_that_checks(samples_dir: Path, tmp_path: Path) -> None:
     import yaml
 
-    samples = ROOT / "analyses" / "zprime_ttbar" / "samples" / "nominal"
+    samples = samples_dir / "nominal"
     files = [str(samples / "zprime_0.root"), str(samples / "ttbar_0.root")]
     done = hepopt("init", *files, "-o", str(tmp_path / "hepopt.yaml"))
     assert done.returncode == 0, done.stderr
@@ -72,12 +77,12 @@ def test_init_from_root_files_writes_a_config_that_checks(tmp_path: Path) -> Non
     assert "exists" in again.stderr
 
 
-def test_init_from_a_fileset_points_the_config_to_it(tmp_path: Path) -> None:
+def test_init_from_a_fileset_points_the_config_to_it(samples_dir: Path, tmp_path: Path) -> None:
     import json
 
     import yaml
 
-    samples = ROOT / "analyses" / "zprime_ttbar" / "samples"
+    samples = samples_dir
     fileset = {
         "zprime": {"files": {str(samples / "nominal" / "zprime_0.root"): "Events"}, "metadata": {"xsec": 1.0}},
         "ttbar": {
