@@ -105,12 +105,13 @@ class BinnedLikelihood:
     def fisher_information(self) -> torch.Tensor:
         """The Hessian of -log L on the Asimov data, at the nominal parameters (differentiable
         with respect to the yields)."""
-        data, aux = self.asimov_data()
-        pars = self.nominal_parameters().detach().requires_grad_(True)
-        nll = -self.logpdf(pars, data, aux)
-        (gradient,) = torch.autograd.grad(nll, pars, create_graph=True)
-        rows = [torch.autograd.grad(gradient[i], pars, create_graph=True)[0] for i in range(len(pars))]
-        return torch.stack(rows)
+        with torch.enable_grad():  # the Hessian needs autograd, even where the caller turned it off
+            data, aux = self.asimov_data()
+            pars = self.nominal_parameters().detach().requires_grad_(True)
+            nll = -self.logpdf(pars, data, aux)
+            (gradient,) = torch.autograd.grad(nll, pars, create_graph=True)
+            rows = [torch.autograd.grad(gradient[i], pars, create_graph=True)[0] for i in range(len(pars))]
+            return torch.stack(rows)
 
     def sigma_mu(self) -> torch.Tensor:
         """The expected uncertainty on mu with every nuisance profiled: sqrt((I^-1)_00)."""
