@@ -79,23 +79,24 @@ def expected_sigma_mu(
     n_samples = int(signal.shape[0])
     factor = torch.ones(n_samples, dtype=torch.float64) if scale is None else scale.double()
 
-    def histograms(events: Events) -> torch.Tensor:
-        scores = torch.sigmoid(model(events.x).squeeze(-1)).double()
-        if temperature is None:
-            index = torch.bucketize(scores.clamp(0, 1 - 1e-12), edges[1:-1])
-            bins = nn.functional.one_hot(index, len(edges) - 1).double()
-        else:
-            bins = soft_bins(scores, edges.double(), temperature)
-        return sample_histograms(bins, events, n_samples, factor)
-
-    nom = histograms(nominal)
+    sets = [nominal] + [e for s in systematics for e in (s.up, s.down)]
+    # One forward pass over every set: one large product instead of 1 + 2N small ones.
+    scores = torch.sigmoid(model(torch.cat([e.x for e in sets])).squeeze(-1)).double()
+    if temperature is None:
+        index = torch.bucketize(scores.clamp(0, 1 - 1e-12), edges[1:-1])
+        bins = nn.functional.one_hot(index, len(edges) - 1).double()
+    else:
+        bins = soft_bins(scores, edges.double(), temperature)
+    hists = [
+        sample_histograms(part, e, n_samples, factor)
+        for part, e in zip(torch.split(bins, [len(e) for e in sets]), sets, strict=True)
+    ]
+    nom = hists[0]
     ups, downs = [], []
-    for systematic in systematics:
-        up, down = histograms(systematic.up), histograms(systematic.down)
-        affected_up = _present(systematic.up, n_samples)
-        affected_down = _present(systematic.down, n_samples)
-        ups.append(torch.where(affected_up[:, None], up, nom))
-        downs.append(torch.where(affected_down[:, None], down, nom))
+    for k, systematic in enumerate(systematics):
+        up, down = hists[1 + 2 * k], hists[2 + 2 * k]
+        ups.append(torch.where(_present(systematic.up, n_samples)[:, None], up, nom))
+        downs.append(torch.where(_present(systematic.down, n_samples)[:, None], down, nom))
     likelihood = BinnedLikelihood(
         nom.clamp_min(1e-6),
         signal,

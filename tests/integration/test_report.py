@@ -143,7 +143,7 @@ def test_report_renders_in_headless_chromium(run_dir: Path) -> None:
         widths = driver.execute_script("return [...document.images].map(i => i.complete ? i.naturalWidth : 0)")
         pngs = [
             *(run_dir / "results" / "optimize" / "plots").glob("*.png"),
-            run_dir / "results" / "prepare" / "variables.png",
+            *(run_dir / "results" / "prepare" / name for name in ("variables.png", "inputs.png", "correlations.png")),
         ]
         assert len(widths) == len(pngs)
         assert all(w > 100 for w in widths)  # every embedded picture decoded

@@ -131,4 +131,21 @@ def test_the_gradient_with_respect_to_the_yields_matches_finite_differences() ->
         shifted[0][sample, b] += h
         shifted[1][sample, b] -= h
         up, down = (float(torch_model(True, "code4p", x).sigma_mu().detach()) for x in shifted)
-        assert float(gradient[sample, b]) == pytest.approx((up - down) / (2 * h), rel=1e-5)
+        assert float(gradient[sample, b]) == pytest.approx((up - down) / (2 * h), rel=1e-4)
+
+
+@pytest.mark.parametrize("mc_stat", [False, True])
+def test_the_closed_form_fisher_information_equals_the_double_backward(mc_stat: bool) -> None:
+    ours = torch_model(mc_stat, "code4p")
+    closed, automatic = ours.fisher_information(), ours.fisher_information_autograd()
+    np.testing.assert_allclose(closed.detach().numpy(), automatic.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_the_closed_form_gradient_equals_the_double_backward_gradient() -> None:
+    nominal = torch.tensor(np.array([NOMINAL[s] for s in SAMPLES]), requires_grad=True)
+    model = torch_model(True, "code4p", nominal)
+    closed = torch.sqrt(torch.linalg.inv(model.fisher_information())[0, 0])
+    automatic = torch.sqrt(torch.linalg.inv(model.fisher_information_autograd())[0, 0])
+    (g_closed,) = torch.autograd.grad(closed, nominal)
+    (g_automatic,) = torch.autograd.grad(automatic, nominal)
+    np.testing.assert_allclose(g_closed.numpy(), g_automatic.numpy(), rtol=1e-9, atol=1e-15)
