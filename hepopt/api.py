@@ -182,7 +182,8 @@ def workspace(
 
 def check(config: str | Path) -> tuple[HepoptConfig, list[Any]]:
     """Validate ``config`` and its inputs without running anything (``hepopt check``): the config,
-    the objectives' and constraints' options, every input file's tree and the branches the
+    the objectives', constraints' and ``adversary.keep_by``'s options (as a run checks them, see
+    :func:`hepopt.stages.plan.checked_objectives`), every input file's tree and the branches the
     expressions read. Returns the config and a :class:`hepopt.data.check.SampleCheck` per sample.
 
     Raises:
@@ -190,15 +191,10 @@ def check(config: str | Path) -> tuple[HepoptConfig, list[Any]]:
     """
     from hepopt.config.loader import load_config
     from hepopt.data.check import check_inputs
-    from hepopt.objectives.registry import make_objective
+    from hepopt.stages.plan import checked_objectives
 
     cfg = load_config(config)
-    for key, objective in cfg.objective_keys():
-        make_objective(objective.name, objective.options, key=key)
-    for i, constraint in enumerate(cfg.constraints):
-        make_objective(constraint.name, constraint.options, key=f"constraints.{i}")
-    if cfg.adversary is not None and cfg.adversary.keep_by is not None:
-        make_objective(cfg.adversary.keep_by.name, cfg.adversary.keep_by.options, key="adversary.keep_by")
+    checked_objectives(cfg)
     return cfg, check_inputs(cfg)
 
 

@@ -111,9 +111,7 @@ def make_plan(config: HepoptConfig | str | Path, stage_names: tuple[str, ...] | 
             need variations, fine-tuning of a family that is not trained by gradient descent).
         TrainingError: ``training.device: cuda`` without a CUDA device.
     """
-    from hepopt.objectives.registry import make_objective
     from hepopt.runtime.cpus import training_threads
-    from hepopt.scoring.constraints import constraints_from_config
     from hepopt.search.space import SearchSpace
 
     if not isinstance(config, HepoptConfig):
@@ -125,23 +123,36 @@ def make_plan(config: HepoptConfig | str | Path, stage_names: tuple[str, ...] | 
         stage_names = tuple(config.stages) if config.stages is not None else ("finetune",) * bool(config.finetune)
     _check_hyperparameters(config, space, stage_names)
     _check_extras(config, stage_names)
+    objectives, constraints, keep_by = checked_objectives(config)
+    threads = training_threads(config.training.threads)
+    return Plan(config, space, objectives, constraints, _device(config), threads, keep_by)
+
+
+def checked_objectives(
+    config: HepoptConfig,
+) -> tuple[tuple[Objective, ...], tuple[Constraint, ...], Objective | None]:
+    """The config's objectives, constraints and ``adversary.keep_by``, each built once and checked.
+
+    Raises:
+        ConfigError: an unknown objective or a bad option, or one that needs systematic variations
+            the config does not have (naming its key).
+    """
+    from hepopt.objectives.registry import make_objective
+    from hepopt.scoring.constraints import constraints_from_config
+
     keyed = [(key, make_objective(o.name, o.options, key=key)) for key, o in config.objective_keys()]
     constraints = constraints_from_config(config)
     scored = keyed + [(f"constraints.{i}", c.objective) for i, c in enumerate(constraints)]
-    for key, objective in scored:
-        if "variations" in objective.needs and not config.variations:
-            msg = f"{config.source}: {key}: '{objective.name}' needs systematic variations, but the config has no 'variations'"
-            raise ConfigError(msg)
-    objectives = tuple(make_objective(o.name, o.options) for o in config.objective_configs())
     keep_by = None
     if config.adversary is not None and config.adversary.keep_by is not None:
         chosen = config.adversary.keep_by
         keep_by = make_objective(chosen.name, chosen.options, key="adversary.keep_by")
-        if "variations" in keep_by.needs and not config.variations:
-            msg = f"{config.source}: adversary.keep_by: '{keep_by.name}' needs systematic variations, but the config has none"
+        scored.append(("adversary.keep_by", keep_by))
+    for key, objective in scored:
+        if "variations" in objective.needs and not config.variations:
+            msg = f"{config.source}: {key}: '{objective.name}' needs systematic variations, but the config has no 'variations'"
             raise ConfigError(msg)
-    threads = training_threads(config.training.threads)
-    return Plan(config, space, objectives, constraints, _device(config), threads, keep_by)
+    return tuple(objective for _, objective in keyed), constraints, keep_by
 
 
 def _check_extras(config: HepoptConfig, stage_names: tuple[str, ...]) -> None:
