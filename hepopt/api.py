@@ -206,7 +206,7 @@ def init(inputs: list[str | Path], output: str | Path = "hepopt.yaml", tree: str
         DataError: a file that does not open, or whose tree is ambiguous (give ``tree``).
         ConfigError: the fileset is unreadable or empty, or ``output`` exists.
     """
-    from hepopt.config.fileset import FilesetError, merge_fileset, read_fileset
+    from hepopt.config.fileset import FilesetError, merge_fileset
     from hepopt.data.scaffold import SIGNAL_NAMES, config_text, datasets_from_files, read_branches
     from hepopt.errors import ConfigError
 
@@ -218,7 +218,6 @@ def init(inputs: list[str | Path], output: str | Path = "hepopt.yaml", tree: str
     if len(paths) == 1 and paths[0].suffix in (".json", ".yaml", ".yml"):
         fileset_path = paths[0]
         try:
-            fileset = read_fileset(fileset_path)
             merged = merge_fileset({"fileset": str(fileset_path.resolve())}, out.parent)
         except FilesetError as err:
             raise ConfigError(str(err)) from None
@@ -238,7 +237,6 @@ def init(inputs: list[str | Path], output: str | Path = "hepopt.yaml", tree: str
         location = os.path.relpath(fileset_path.resolve(), out.parent.resolve())
         has_xsec = any("cross_section" in s for s in merged["datasets"].values())
         text = config_text(datasets, branches, fileset=location, cross_sections=has_xsec)
-        del fileset
     else:
         branches = read_branches(paths[0], tree)
         text = config_text(datasets_from_files(paths, branches, out.parent), branches)
