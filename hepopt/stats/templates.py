@@ -5,8 +5,9 @@ A varied histogram filled from a small sample fluctuates bin by bin; a profile f
 fluctuations as a real shape effect, and a classifier's significance then depends on noise.
 
 - **Smoothing** (``smoothing: N``): N passes over the ratio varied / nominal of a running median of
-  three followed by a 1-2-1 (Hanning) average, the core of ROOT's ``TH1::Smooth`` (353QH); the
-  smoothed template keeps the varied sample's total yield, so only its shape is smoothed.
+  three followed by a 1-2-1 (Hanning) average, the core of ROOT's ``TH1::Smooth`` (353QH). The end
+  bins keep their ratio and the template is not renormalised: a rescaling to the varied total moves
+  the dominant (usually the first) bin and biased the profiled Z of a smooth toy from 3.14 to 2.37.
 - **Symmetrisation**: ``one_sided`` keeps the up template and mirrors it (down = 2 nominal - up);
   ``two_sided`` replaces up and down by nominal ± (up - down) / 2, which cancels what the two
   have in common (often the statistical fluctuation of a re-simulated sample). A variation given
@@ -79,15 +80,15 @@ class TemplateTreatment:
 
 
 def smooth_template(nominal: np.ndarray, varied: np.ndarray, passes: int) -> np.ndarray:
-    """``varied`` with its ratio to ``nominal`` smoothed (``passes`` of median-of-3 then 1-2-1),
-    scaled back to its own total yield. Bins without nominal yield keep their varied value."""
+    """``varied`` with its ratio to ``nominal`` smoothed (``passes`` of median-of-3 then 1-2-1, end
+    bins kept). Bins without nominal yield keep their varied value."""
     filled = nominal > 0
     if filled.sum() < 3:
         return varied
     ratio = varied[filled] / nominal[filled]
     for _ in range(passes):
         ratio = _hanning(_median_of_three(ratio))
-    smoothed = varied.astype(np.float64).copy()
+    smoothed = varied.astype(np.float64)  # a copy
     smoothed[filled] = nominal[filled] * ratio
     return smoothed
 
