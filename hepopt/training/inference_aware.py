@@ -162,8 +162,7 @@ def _take_ids(events: Events, index: torch.Tensor) -> Events:
         msg = "varied events need their nominal rows: build them with varied_events()"
         raise ValueError(msg)
     rows = events.row_of_nominal[index]
-    rows = rows[rows >= 0]
-    return Events(events.x[rows], events.weight[rows], events.sample[rows])
+    return _take(events, rows[rows >= 0])
 
 
 def varied_events(
