@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hepopt.config.schema import HepoptConfig
-from hepopt.errors import OutputError, describe_os_error, is_output_problem
+from hepopt.errors import HepoptError, OutputError, describe_os_error, is_output_problem
 from hepopt.runtime.signals import interrupt_in, interrupt_reason
 from hepopt.stages.base import Stage, StageContext
 
@@ -145,16 +145,19 @@ def status(config: HepoptConfig, stages: list[Stage]) -> list[StageStatus]:
 
 
 def _keep_config(config: HepoptConfig) -> None:
-    """``<output>/config.yaml``: the config this run was made with (its file's text, or the dump
-    of a config made in Python), for the report and for whoever reads the folder later."""
+    """``<output>/config.yaml``: the config this run was made with: its file's text (comments and
+    all) when the file still gives this config, else the dump of the config as run (one made in
+    Python, or changed since it was read: ``optimize(..., n_trials=4)``, ``--ray-address``)."""
     import yaml
 
+    from hepopt.config.loader import load_config
     from hepopt.results.report import CONFIG_COPY
 
-    source = config.source
+    text = None
     try:
-        text = source.read_text(encoding="utf-8") if source.is_file() else None
-    except OSError:
+        if config.source.is_file() and load_config(config.source).model_dump() == config.model_dump():
+            text = config.source.read_text(encoding="utf-8")
+    except (OSError, HepoptError):
         text = None
     if text is None:
         text = yaml.safe_dump(config.model_dump(mode="json", by_alias=True), sort_keys=False)
