@@ -17,7 +17,9 @@ FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 def log_to_file(folder: Path) -> Iterator[Path]:
     """INFO and above from ``hepopt`` and ``optuna`` go to ``folder/hepopt.log`` while inside;
     Optuna's per-trial INFO lines stay off the terminal (the progress bar shows trials), its
-    warnings still reach stderr."""
+    warnings still reach stderr. SQLAlchemy (Optuna's storage) logs the same way: a Ctrl-C or
+    SIGTERM that lands while it returns a connection to its pool is logged with a traceback
+    ("Exception during reset or similar"), which goes to the file, not the terminal."""
     import optuna
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -31,12 +33,14 @@ def log_to_file(folder: Path) -> Iterator[Path]:
     to_terminal.addFilter(_not_an_interrupt)
     optuna.logging.disable_default_handler()
     optuna.logging.set_verbosity(optuna.logging.INFO)
-    ours, theirs = logging.getLogger("hepopt"), logging.getLogger("optuna")
+    ours = logging.getLogger("hepopt")
+    theirs = (logging.getLogger("optuna"), logging.getLogger("sqlalchemy"))
     previous = ours.level
     ours.setLevel(logging.INFO)
-    for logger in (ours, theirs):
+    for logger in (ours, *theirs):
         logger.addHandler(to_file)
-    theirs.addHandler(to_terminal)
+    for logger in theirs:
+        logger.addHandler(to_terminal)
     ours.info("hepopt %s", " ".join(sys.argv[1:]) or "(from Python)")
     try:
         yield path
@@ -44,17 +48,19 @@ def log_to_file(folder: Path) -> Iterator[Path]:
         ours.exception("stopped by an error")
         raise
     finally:
-        for logger in (ours, theirs):
+        for logger in (ours, *theirs):
             logger.removeHandler(to_file)
-        theirs.removeHandler(to_terminal)
+        for logger in theirs:
+            logger.removeHandler(to_terminal)
         ours.setLevel(previous)
         optuna.logging.enable_default_handler()
         to_file.close()
 
 
 def _not_an_interrupt(record: logging.LogRecord) -> bool:
-    """Keep Optuna's "trial failed" lines for Ctrl-C off the terminal (the log file has them):
-    hepopt's own line says what happened, and a traceback would bury it."""
+    """Keep Optuna's "trial failed" lines for Ctrl-C (and SIGTERM, a KeyboardInterrupt too) off the
+    terminal (the log file has them): hepopt's own line says what happened, and a traceback would
+    bury it."""
     interrupted = record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt)
     return not (interrupted or record.getMessage().endswith("failed with value None."))
 
