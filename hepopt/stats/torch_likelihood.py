@@ -39,6 +39,9 @@ class BinnedLikelihood:
         interpolation: pyhf's histosys interpolation, ``code0`` (its default, piecewise linear)
             or ``code4p`` (polynomial inside |alpha| < 1, smooth at 0: what a Fisher
             information at alpha = 0 needs).
+        constraint_width: ``[nuisances]`` the width of each alpha's Gaussian constraint, or None
+            for pyhf's unit width (the only one pyhf's histosys has); ``inf`` leaves a nuisance
+            unconstrained (free in the fit, as INFERNO's benchmarks 1 and 2 have it).
     """
 
     nominal: torch.Tensor
@@ -47,6 +50,7 @@ class BinnedLikelihood:
     down: torch.Tensor | None = None
     mc_error: torch.Tensor | None = None
     interpolation: str = "code4p"
+    constraint_width: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.interpolation not in INTERPOLATIONS:
@@ -68,6 +72,12 @@ class BinnedLikelihood:
         pars[0] = 1.0
         pars[1 + self.n_nuisances :] = 1.0
         return pars
+
+    def alpha_widths(self) -> torch.Tensor:
+        """``[nuisances]``: each alpha's constraint width (inf: unconstrained)."""
+        if self.constraint_width is None:
+            return torch.ones(self.n_nuisances, dtype=self.nominal.dtype, device=self.nominal.device)
+        return self.constraint_width.to(self.nominal.dtype)
 
     def relative_mc_error(self) -> torch.Tensor:
         """Per bin, the staterror constraint's width: sqrt(sum_s delta_sb^2) / sum_s nominal_sb."""
@@ -97,7 +107,9 @@ class BinnedLikelihood:
         lam = self.expected(pars)
         main = (data * torch.log(lam) - lam - torch.lgamma(data + 1.0)).sum()
         n = self.n_nuisances
-        constraint = _normal_logpdf(aux[:n], pars[1 : 1 + n], torch.ones_like(aux[:n])).sum()
+        width = self.alpha_widths()
+        bound = torch.isfinite(width)  # an unconstrained alpha has no constraint term
+        constraint = _normal_logpdf(aux[:n][bound], pars[1 : 1 + n][bound], width[bound]).sum()
         if self.mc_error is not None:
             constraint = constraint + _normal_logpdf(aux[n:], pars[1 + n :], self.relative_mc_error()).sum()
         return main + constraint
@@ -115,12 +127,12 @@ class BinnedLikelihood:
         columns = [(self.nominal * self.signal[:, None]).sum(0)]  # d lambda / d mu
         if self.up is not None and self.down is not None:  # code4p at 0: (delta_up + delta_down) / 2
             columns += list((0.5 * (self.up - self.down)).sum(1))
-        constraint = [0.0] + [1.0] * self.n_nuisances
         jacobian = torch.stack(columns, dim=1)
         if self.mc_error is not None:  # d lambda_b / d gamma_c = lambda_b at gamma = 1, bin b = c only
             jacobian = torch.cat([jacobian, torch.diag(lam)], dim=1)
         information = jacobian.T @ (jacobian / lam[:, None])
-        extra = torch.tensor(constraint, dtype=lam.dtype, device=lam.device)
+        zero = torch.zeros(1, dtype=lam.dtype, device=lam.device)
+        extra = torch.cat([zero, 1.0 / self.alpha_widths() ** 2])  # mu is free; 1/inf^2 = 0
         if self.mc_error is not None:
             extra = torch.cat([extra, 1.0 / self.relative_mc_error() ** 2])
         return information + torch.diag(extra)

@@ -149,3 +149,45 @@ def test_the_closed_form_gradient_equals_the_double_backward_gradient() -> None:
     (g_closed,) = torch.autograd.grad(closed, nominal)
     (g_automatic,) = torch.autograd.grad(automatic, nominal)
     np.testing.assert_allclose(g_closed.numpy(), g_automatic.numpy(), rtol=1e-9, atol=1e-15)
+
+
+def test_a_wider_constraint_is_the_same_information_as_larger_templates() -> None:
+    """At alpha = 0 a constraint of width w on templates shifted by delta carries the information
+    of a unit constraint on templates shifted by w * delta (alpha' = alpha / w): the second is
+    the model pyhf has (tested above), the first INFERNO's benchmarks 3 and 4 need."""
+    base = torch_model(False, "code4p")
+    width = torch.tensor([2.0, 0.5], dtype=torch.float64)
+    wide = BinnedLikelihood(base.nominal, base.signal, base.up, base.down, constraint_width=width)
+    scale = width[:, None, None]
+    scaled = BinnedLikelihood(
+        base.nominal, base.signal, base.nominal + scale * (base.up - base.nominal),
+        base.nominal + scale * (base.down - base.nominal),
+    )  # fmt: skip
+    assert float(wide.sigma_mu()) == pytest.approx(float(scaled.sigma_mu()), rel=1e-12)
+    torch.testing.assert_close(wide.fisher_information(), wide.fisher_information_autograd(), rtol=1e-9, atol=1e-9)
+
+
+def test_an_unconstrained_nuisance_is_the_limit_of_ever_wider_constraints() -> None:
+    base = torch_model(True, "code4p")
+
+    def sigma(widths: list[float]) -> float:
+        model = BinnedLikelihood(
+            base.nominal, base.signal, base.up, base.down, base.mc_error,
+            constraint_width=torch.tensor(widths, dtype=torch.float64),
+        )  # fmt: skip
+        return float(model.sigma_mu())
+
+    free = sigma([float("inf"), 1.0])
+    assert free == pytest.approx(sigma([1e5, 1.0]), rel=1e-8)
+    assert free > sigma([1.0, 1.0])
+    # the logpdf of a free nuisance has no constraint term: only the Poisson and the other terms
+    model = BinnedLikelihood(
+        base.nominal, base.signal, base.up, base.down, constraint_width=torch.tensor([float("inf"), 1.0])
+    )
+    unit = BinnedLikelihood(base.nominal, base.signal, base.up, base.down)
+    data, aux = unit.asimov_data()
+    pars = unit.nominal_parameters() + torch.tensor([0.1, 0.7, -0.3], dtype=torch.float64)
+    gaussian = -0.5 * 0.7**2 - 0.5 * np.log(2 * np.pi)
+    assert float(model.logpdf(pars, data, aux)) == pytest.approx(
+        float(unit.logpdf(pars, data, aux)) - gaussian, rel=1e-12
+    )
