@@ -8,17 +8,29 @@ smooth kernel (a difference of sigmoids at the bin edges, of width ``temperature
 histogram of each sample and of each systematic template is differentiable. The likelihood is
 :class:`hepopt.stats.torch_likelihood.BinnedLikelihood` (pyhf's model in torch, tested equal to
 pyhf) with code4p interpolation, smooth at alpha = 0 where the Fisher information is taken. At
-evaluation the same network's hard histogram is scored by the ordinary objectives.
+evaluation the same network's hard histogram (``temperature=None``) gives the same numbers as the
+ordinary binned objectives.
+
+A template is the nominal histogram plus the change its variation makes, estimated on the batch:
+for varied events (alternative files) the histogram of the varied copies drawn with the batch,
+minus the batch's nominal events of the samples the variation affects; for weight variations the
+nominal events' weights times (factor - 1), which needs no extra pass through the network. Since
+a varied copy moves with its nominal event, the change can be estimated on a fraction of the
+batch (``template_fraction``) at little cost in noise: the step's price is mostly the network's
+passes over the varied copies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from hepopt.errors import TrainingError
 from hepopt.stats.torch_likelihood import BinnedLikelihood
 
 
@@ -32,84 +44,210 @@ def soft_bins(scores: torch.Tensor, edges: torch.Tensor, temperature: float) -> 
     return steps[:, :-1] - steps[:, 1:]
 
 
+def hard_bins(scores: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """``[events, bins]`` one-hot: the bin of each score (1 falls in the last bin)."""
+    index = torch.bucketize(scores.clamp(0, 1 - 1e-12), edges[1:-1].to(scores.dtype))
+    return nn.functional.one_hot(index, len(edges) - 1).to(scores.dtype)
+
+
 @dataclass(frozen=True)
 class Events:
     """Events of every sample with their yields: ``weight`` is each event's share of its sample's
-    expected yield at the full luminosity (a batch's weights are rescaled to the full yield)."""
+    expected yield at the full luminosity (a batch's histograms are rescaled to the full yield).
+
+    ``nominal_row``, for varied events only: per varied event, the row of the nominal event it is
+    a copy of (-1: none, e.g. an event that enters the selection only under the variation)."""
 
     x: torch.Tensor
     weight: torch.Tensor
     sample: torch.Tensor  # long, index into the likelihood's samples
-    # Varied events: for each nominal event, the row of its varied copy here (-1: none, a
-    # sample the variation does not affect), so a batch takes a template with its nominal.
-    row_of_nominal: torch.Tensor | None = None
+    nominal_row: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.weight)
 
 
+def varied_events(x: torch.Tensor, weight: torch.Tensor, sample: torch.Tensor, nominal_row: torch.Tensor) -> Events:
+    """Varied copies of nominal events: varied event ``i`` is nominal event ``nominal_row[i]``."""
+    return Events(x, weight, sample, nominal_row.long())
+
+
+Side = Events | torch.Tensor
+"""One side (up or down) of a nuisance: its varied events, or, for a weight variation, the
+factor on each nominal event's weight."""
+
+
 @dataclass(frozen=True)
 class Systematic:
-    """One nuisance's up and down events (of the samples it affects; the others keep nominal)."""
+    """One nuisance: its up and down sides (no down side: the up one mirrored, as
+    ``robust_significance`` does), and the width of its Gaussian constraint in units of the
+    up/down shift (1: pyhf's histosys; ``math.inf``: unconstrained)."""
 
-    up: Events
-    down: Events
+    up: Side
+    down: Side | None = None
+    width: float = 1.0
 
 
-def sample_histograms(scores_bins: torch.Tensor, events: Events, n_samples: int, scale: torch.Tensor) -> torch.Tensor:
-    """``[samples, bins]``: the weighted soft histogram of each sample, rescaled to its yield."""
-    out = torch.zeros(n_samples, scores_bins.shape[1], dtype=scores_bins.dtype, device=scores_bins.device)
-    out = out.index_add(0, events.sample, scores_bins * events.weight[:, None].to(scores_bins.dtype))
-    return out * scale[:, None]
+@dataclass(frozen=True)
+class Batch:
+    """What one step sees: nominal events, each side's varied events (``nominal_row`` = the
+    position of their nominal event in ``nominal``, -1: drawn on their own) or weight factors,
+    which samples each side affects, and the factors to the full yields."""
+
+    nominal: Events
+    sides: tuple[Side | None, ...]  # up, down of each nuisance in turn (None: mirror the up)
+    affected: tuple[torch.Tensor, ...]  # [samples] bool per side
+    widths: tuple[float, ...]
+    scale: torch.Tensor  # [samples]: full yield / this batch's nominal events
+    template_scale: torch.Tensor  # [samples]: batch / the part of it whose change was estimated
+    template_rows: int  # the first rows of ``nominal`` on which the changes were estimated
+
+
+def whole(nominal: Events, systematics: Sequence[Systematic], n_samples: int) -> Batch:
+    """Every event at once (evaluation)."""
+    return draw(nominal, systematics, torch.arange(len(nominal)), n_samples)
+
+
+def draw(
+    nominal: Events,
+    systematics: Sequence[Systematic],
+    index: torch.Tensor,
+    n_samples: int,
+    template_fraction: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Batch:
+    """The batch of nominal rows ``index`` (in random order) with their varied copies: those of
+    the first ``template_fraction`` of the rows, and each varied event without a nominal partner
+    with that probability times the batch's share of its sample."""
+    index = index.to(nominal.sample.device)
+    full = torch.bincount(nominal.sample, minlength=n_samples).double()
+    batch = _take(nominal, index)
+    in_batch = torch.bincount(batch.sample, minlength=n_samples).double()
+    rows = len(index) if template_fraction >= 1.0 else max(1, math.ceil(template_fraction * len(index)))
+    in_part = torch.bincount(batch.sample[:rows], minlength=n_samples).double()
+    position = torch.full((len(nominal),), -1, dtype=torch.long, device=index.device)
+    position[index[:rows]] = torch.arange(rows, device=index.device)
+    share = (in_part / full.clamp_min(1.0)).to(nominal.weight.device)  # each sample's drawn share
+    sides: list[Side | None] = []
+    affected: list[torch.Tensor] = []
+    for systematic in systematics:
+        for side in (systematic.up, systematic.down):
+            if side is None:
+                sides.append(None)
+                affected.append(affected[-1])
+                continue
+            if isinstance(side, torch.Tensor):
+                sides.append(side[index])
+                affected.append(torch.ones(n_samples, dtype=torch.bool, device=index.device))
+                continue
+            if side.nominal_row is None:
+                msg = "varied events need their nominal rows: build them with varied_events()"
+                raise ValueError(msg)
+            at = torch.where(side.nominal_row >= 0, position[side.nominal_row.clamp_min(0)], -1)
+            alone = side.nominal_row < 0
+            if alone.any():  # no nominal partner: drawn at the batch's rate of their sample
+                luck = torch.rand(len(side), generator=generator).to(side.weight.device)
+                alone = alone & (luck < share[side.sample])
+            keep = (at >= 0) | alone
+            sides.append(Events(side.x[keep], side.weight[keep], side.sample[keep], at[keep]))
+            affected.append(torch.bincount(side.sample, minlength=n_samples) > 0)
+    return Batch(
+        nominal=batch,
+        sides=tuple(sides),
+        affected=tuple(affected),
+        widths=tuple(s.width for s in systematics),
+        scale=full / in_batch.clamp_min(1.0),
+        template_scale=in_batch / in_part.clamp_min(1.0),
+        template_rows=rows,
+    )
+
+
+def sample_histograms(bins: torch.Tensor, weight: torch.Tensor, sample: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """``[samples, bins]``: the weighted (soft) histogram of each sample."""
+    out = torch.zeros(n_samples, bins.shape[1], dtype=bins.dtype, device=bins.device)
+    return out.index_add(0, sample, bins * weight[:, None].to(bins.dtype))
 
 
 def expected_sigma_mu(
     model: nn.Module,
-    nominal: Events,
-    systematics: Sequence[Systematic],
+    batch: Batch,
     signal: torch.Tensor,
     edges: torch.Tensor,
     temperature: float | None,
-    scale: torch.Tensor | None = None,
+    mc_stat: bool = False,
 ) -> torch.Tensor:
-    """The expected uncertainty on mu of the binned model of ``model``'s output on these events
-    (soft bins with ``temperature``; None: hard bins, for evaluation). ``scale``: per sample, the
-    factor from these events to the full sample (a batch's N_full / N_batch; the varied copies
-    were taken with their nominal events, so one factor keeps every normalisation effect)."""
-    n_samples = int(signal.shape[0])
-    factor = torch.ones(n_samples, dtype=torch.float64) if scale is None else scale.double()
+    """The expected uncertainty on mu of the binned model of ``model``'s output on this batch
+    (soft bins with ``temperature``; None: hard bins, for evaluation), every nuisance profiled,
+    with the MC statistical uncertainty of the batch's yields as pyhf's staterror if ``mc_stat``."""
+    return binned_model(model, batch, signal, edges, temperature, mc_stat).sigma_mu()
 
-    sets = [nominal] + [e for s in systematics for e in (s.up, s.down)]
-    # One forward pass over every set: one large product instead of 1 + 2N small ones.
-    scores = torch.sigmoid(model(torch.cat([e.x for e in sets])).squeeze(-1)).double()
-    if temperature is None:
-        index = torch.bucketize(scores.clamp(0, 1 - 1e-12), edges[1:-1])
-        bins = nn.functional.one_hot(index, len(edges) - 1).double()
-    else:
-        bins = soft_bins(scores, edges.double(), temperature)
-    hists = [
-        sample_histograms(part, e, n_samples, factor)
-        for part, e in zip(torch.split(bins, [len(e) for e in sets]), sets, strict=True)
-    ]
-    nom = hists[0]
-    ups, downs = [], []
-    for k, systematic in enumerate(systematics):
-        up, down = hists[1 + 2 * k], hists[2 + 2 * k]
-        ups.append(torch.where(_present(systematic.up, n_samples)[:, None], up, nom))
-        downs.append(torch.where(_present(systematic.down, n_samples)[:, None], down, nom))
-    likelihood = BinnedLikelihood(
+
+def binned_model(
+    model: nn.Module,
+    batch: Batch,
+    signal: torch.Tensor,
+    edges: torch.Tensor,
+    temperature: float | None,
+    mc_stat: bool = False,
+) -> BinnedLikelihood:
+    """The binned likelihood of ``model``'s output on this batch (see :func:`expected_sigma_mu`):
+    the yields at the full luminosity, the templates, the MC uncertainty."""
+    n_samples = int(signal.shape[0])
+    nominal = batch.nominal
+    varied = [side for side in batch.sides if isinstance(side, Events)]
+    device = nominal.x.device
+    edges, signal = edges.to(device=device, dtype=torch.float64), signal.to(device)
+    # One pass over the nominal events and every varied copy: one large product, not many small.
+    logits = model(torch.cat([nominal.x] + [e.x for e in varied])).squeeze(-1)
+    scores = torch.sigmoid(logits).double()
+    bins = hard_bins(scores, edges) if temperature is None else soft_bins(scores, edges, temperature)
+    parts = iter(torch.split(bins, [len(nominal)] + [len(e) for e in varied]))
+    nominal_bins = next(parts)
+    scale = batch.scale.to(device)
+    nom = sample_histograms(nominal_bins, nominal.weight, nominal.sample, n_samples) * scale[:, None]
+
+    head = nominal_bins[: batch.template_rows]
+    head_weight, head_sample = nominal.weight[: batch.template_rows], nominal.sample[: batch.template_rows]
+    template_scale = (scale * batch.template_scale.to(device))[:, None]
+    templates: list[torch.Tensor] = []
+    for side, affected in zip(batch.sides, batch.affected, strict=True):
+        if side is None:  # one-sided: the down template mirrors the up one about the nominal
+            templates.append(2.0 * nom - templates[-1])
+            continue
+        if isinstance(side, torch.Tensor):  # weight variation: the same events, other weights
+            change = sample_histograms(nominal_bins, nominal.weight * (side - 1.0), nominal.sample, n_samples)
+            templates.append(nom + change * scale[:, None])
+            continue
+        hit = affected.to(device)[head_sample]
+        before = sample_histograms(head[hit], head_weight[hit], head_sample[hit], n_samples)
+        after = sample_histograms(next(parts), side.weight, side.sample, n_samples)
+        templates.append(nom + (after - before) * template_scale)
+    n = len(batch.widths)
+    up = torch.stack(templates[0::2]).clamp_min(1e-6) if n else None
+    down = torch.stack(templates[1::2]).clamp_min(1e-6) if n else None
+    mc_error = None
+    if mc_stat:
+        squares = sample_histograms(nominal_bins, nominal.weight.double() ** 2, nominal.sample, n_samples)
+        mc_error = torch.sqrt(squares * scale[:, None] + 1e-12)  # sum w^2 of the full sample, estimated
+    return BinnedLikelihood(
         nom.clamp_min(1e-6),
         signal,
-        torch.stack(ups).clamp_min(1e-6) if ups else None,
-        torch.stack(downs).clamp_min(1e-6) if downs else None,
+        up,
+        down,
+        mc_error,
         interpolation="code4p",
+        constraint_width=torch.tensor(batch.widths, dtype=torch.float64, device=device) if n else None,
     )
-    return likelihood.sigma_mu()
 
 
-def _present(events: Events, n_samples: int) -> torch.Tensor:
-    counts = torch.bincount(events.sample, minlength=n_samples)
-    return counts > 0
+@dataclass(frozen=True)
+class Fit:
+    """Per epoch (the first row is the start) the mean batch loss (``loss``: the soft sigma_mu),
+    with validation events the hard-binned sigma_mu on them (``val_sigma_mu``), and the
+    ``selection_score``; the epoch whose weights were kept."""
+
+    history: list[dict[str, float]]
+    best_epoch: int
 
 
 def train_inference_aware(
@@ -118,57 +256,83 @@ def train_inference_aware(
     systematics: Sequence[Systematic],
     signal: torch.Tensor,
     *,
-    bins: int = 10,
+    bins: int | Sequence[float] = 10,
     temperature: float = 0.05,
     batch_size: int = 2000,
     epochs: int = 20,
     learning_rate: float = 1e-3,
+    template_fraction: float = 1.0,
+    mc_stat: bool = False,
     seed: int = 0,
-) -> list[float]:
-    """Train ``model`` to minimise the expected sigma_mu on mini-batches (each batch draws the
-    same events, by index, from the nominal and every varied set, so a template and its nominal
-    move together); returns the batch loss per epoch (mean)."""
+    validation: tuple[Events, Sequence[Systematic]] | None = None,
+    select: Callable[[nn.Module], float] | None = None,
+) -> Fit:
+    """Train ``model`` to minimise the expected sigma_mu on mini-batches (a batch takes the
+    varied copies of its nominal events, so a template and its nominal move together); ``bins``:
+    a number of equal bins of the output in [0, 1], or the edges. The model keeps the weights of
+    the epoch (the start is epoch 0) with the highest ``select(model)`` (e.g. an objective on
+    validation events), else with the least hard-binned sigma_mu on the ``validation`` events,
+    else those of the last epoch.
+
+    Raises:
+        TrainingError: the loss became NaN or infinite.
+    """
     generator = torch.Generator().manual_seed(seed)
-    edges = torch.linspace(0.0, 1.0, bins + 1, dtype=torch.float64)
+    device = nominal.x.device
+    if isinstance(bins, int):
+        edges = torch.linspace(0.0, 1.0, bins + 1, dtype=torch.float64, device=device)
+    else:
+        edges = torch.as_tensor(list(bins), dtype=torch.float64, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    history = []
-    n = len(nominal)
     n_samples = int(signal.shape[0])
-    full = torch.bincount(nominal.sample, minlength=n_samples).double()
-    for _ in range(epochs):
-        order = torch.randperm(n, generator=generator)
+    signal = signal.to(device)
+    checked = None if validation is None else whole(validation[0], validation[1], n_samples)
+
+    def judged() -> dict[str, float]:
+        """The validation figures of the current weights; ``keep``: higher is better."""
+        model.eval()
+        row: dict[str, float] = {}
+        if checked is not None:
+            with torch.no_grad():
+                value = float(expected_sigma_mu(model, checked, signal, edges, None, mc_stat))
+            row["val_sigma_mu"] = value if math.isfinite(value) else math.inf
+            row["keep"] = -row["val_sigma_mu"]
+        if select is not None:
+            row["selection_score"] = row["keep"] = select(model)
+        model.train()
+        return row
+
+    history = [{"loss": math.nan, **judged()}]
+    best_epoch, best_state = 0, copy.deepcopy(model.state_dict())
+    model.train()
+    for epoch in range(1, epochs + 1):
         losses = []
-        for start in range(0, n - batch_size + 1, batch_size):
-            index = order[start : start + batch_size]
-            batch = _take(nominal, index)
-            varied = [Systematic(_take_ids(s.up, index), _take_ids(s.down, index)) for s in systematics]
-            in_batch = torch.bincount(batch.sample, minlength=n_samples).double().clamp_min(1.0)
-            loss = expected_sigma_mu(model, batch, varied, signal, edges, temperature, full / in_batch)
+        for index in batches(len(nominal), batch_size, generator):
+            batch = draw(nominal, systematics, index.to(device), n_samples, template_fraction, generator)
+            loss = expected_sigma_mu(model, batch, signal, edges, temperature, mc_stat)
+            if not torch.isfinite(loss):
+                msg = f"inference-aware training diverged (sigma_mu {float(loss)} in epoch {epoch})"
+                raise TrainingError(msg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(float(loss.detach()))
-        history.append(sum(losses) / max(len(losses), 1))
-    return history
+        history.append({"loss": sum(losses) / max(len(losses), 1), **judged()})
+        if "keep" not in history[-1] or history[-1]["keep"] > history[best_epoch]["keep"]:
+            best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    for row in history:
+        row.pop("keep", None)
+    model.eval()
+    return Fit(history, best_epoch)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Random batches of ``batch_size`` rows (the remainder is dropped: a histogram needs the
+    batch's full size)."""
+    order = torch.randperm(n, generator=generator)
+    return [order[start : start + batch_size] for start in range(0, n - batch_size + 1, batch_size)] or [order]
 
 
 def _take(events: Events, index: torch.Tensor) -> Events:
     return Events(events.x[index], events.weight[index], events.sample[index])
-
-
-def _take_ids(events: Events, index: torch.Tensor) -> Events:
-    """The varied copies of the nominal events ``index``."""
-    if events.row_of_nominal is None:
-        msg = "varied events need their nominal rows: build them with varied_events()"
-        raise ValueError(msg)
-    rows = events.row_of_nominal[index]
-    return _take(events, rows[rows >= 0])
-
-
-def varied_events(
-    x: torch.Tensor, weight: torch.Tensor, sample: torch.Tensor, nominal_index: torch.Tensor, n_nominal: int
-) -> Events:
-    """Varied copies of nominal events: row ``i`` varies the nominal event ``nominal_index[i]``."""
-    row = torch.full((n_nominal,), -1, dtype=torch.long)
-    row[nominal_index] = torch.arange(len(nominal_index))
-    return Events(x, weight, sample, row)
