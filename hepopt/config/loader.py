@@ -203,6 +203,12 @@ def _check_consistency(config: HepoptConfig, source: str | Path) -> None:
                 "training.train_on_variations",
                 f"unknown variation '{name}'; variations are {sorted(config.variations)}",
             )
+    for name in config.training.inference_aware.variations or []:
+        if name not in config.variations:
+            fail(
+                "training.inference_aware.variations",
+                f"unknown variation '{name}'; variations are {sorted(config.variations)}",
+            )
     if config.adversary is not None:
         adversary = config.adversary
         chosen = adversary.variations if adversary.variations is not None else list(config.variations)

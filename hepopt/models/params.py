@@ -2,8 +2,8 @@
 
 The defaults are the baseline every search is compared against: the family's defaults (for the
 built-in MLP a 3 x 64 ReLU network) trained with Adam (lr 1e-3, constant), batches of 512, up to
-50 epochs with early stopping after 5 without improvement of the validation loss, and no
-adversary (``adv_lambda`` 0).
+50 epochs with early stopping after 5 without improvement of the validation loss, no
+adversary (``adv_lambda`` 0), and no inference-aware fine-tuning (``loss: bce``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from hepopt.models.registry import model_family
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")  # built in hepopt.training.optimizers
+LOSSES = ("bce", "inference_aware")  # see hepopt.training.inference_aware
 SCHEDULES = ("constant", "cosine", "step")
 
 
@@ -51,6 +52,13 @@ class TrainParams:
     adv_learning_rate: float = 1e-3
     adv_pretrain_epochs: int = 3
     adv_epochs: int = 10
+    # Inference-aware training (INFERNO): after the classifier's training, ia_epochs more that
+    # minimise the expected profiled uncertainty on mu (soft bins of width ia_temperature).
+    loss: str = "bce"
+    ia_epochs: int = 20
+    ia_temperature: float = 0.05
+    ia_batch_size: int = 2000
+    ia_learning_rate: float = 1e-3
 
     @classmethod
     def training_names(cls, family: str | None = None) -> tuple[str, ...]:
@@ -114,6 +122,11 @@ class TrainParams:
             "adv_learning_rate": self.adv_learning_rate > 0.0,
             "adv_pretrain_epochs": self.adv_pretrain_epochs >= 0,
             "adv_epochs": self.adv_epochs >= 0,
+            "loss": self.loss in LOSSES,
+            "ia_epochs": self.ia_epochs >= 1,
+            "ia_temperature": self.ia_temperature > 0.0,
+            "ia_batch_size": self.ia_batch_size >= 1,
+            "ia_learning_rate": self.ia_learning_rate > 0.0,
         }
         # inf or nan passes '> 0' (a learning rate of inf is no setting): every number is finite.
         bad = [
@@ -124,7 +137,7 @@ class TrainParams:
         bad += [name for name, ok in checks.items() if not ok]
         if bad:
             name = bad[0]
-            choices = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}.get(name)
+            choices = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES, "loss": LOSSES}.get(name)
             allowed = f" (one of {list(choices)})" if choices else ""
             msg = f"invalid value {getattr(self, name)!r} for '{name}'{allowed}"
             raise ValueError(msg)

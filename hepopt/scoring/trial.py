@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
 from hepopt.errors import TrainingError
@@ -18,8 +20,17 @@ from hepopt.scoring.constraints import Constraint
 from hepopt.training.adversarial import train_adversarial
 from hepopt.training.adversary import AdversaryData, AdversarySpec
 from hepopt.training.classifier import Classifier
+from hepopt.training.inference_aware import train_inference_aware
+from hepopt.training.inference_aware_sets import AwareSpec, LossEvents, loss_events
 from hepopt.training.sets import SplitArrays, TrainingSets
-from hepopt.training.trainer import EpochCallback, TrainResult, predict_proba, train_classifier
+from hepopt.training.trainer import (
+    Batchable,
+    EpochCallback,
+    TrainResult,
+    evaluate_loss,
+    predict_proba,
+    train_classifier,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class TrialRunner:
     early_stopping: str = "val_loss"  # or "objective": the first objective on validation
     keep_by: Objective | None = None  # picks the adversarial epoch kept (default: the first objective)
     augment: tuple[str, ...] = ()  # variations whose events join the training events (data augmentation)
+    inference_aware: AwareSpec = field(default_factory=AwareSpec)  # the model of trials with loss: inference_aware
 
     @property
     def directions(self) -> list[str]:
@@ -77,6 +89,14 @@ class TrialRunner:
         return train, val
 
     @cached_property
+    def aware_events(self) -> tuple[LossEvents, LossEvents]:
+        """Training and validation events of the inference-aware loss, built once per study."""
+        chosen = self.inference_aware.variations
+        variations = tuple(self.sets.varied["train"]) if chosen is None else chosen
+        train, val = (loss_events(self.sets, split, variations) for split in ("train", "validation"))
+        return train, val
+
+    @cached_property
     def augmented_train(self) -> SplitArrays:
         """The training events with those of the ``augment`` variations, built once per study."""
         return self.sets.augmented("train", self.augment)
@@ -100,6 +120,8 @@ class TrialRunner:
         else:
             monitor = self._selection_score(params) if self.early_stopping == "objective" else None
             trained = train_classifier(params, train, val, seed=self.seed, on_epoch=on_epoch, monitor=monitor)
+        if params.loss == "inference_aware":
+            trained = self._inference_aware(trained, params, val)
         classifier = Classifier(trained.model, self.sets.scaler, self.sets.feature_names, params)
         inputs = objective_inputs(classifier, self.sets, "validation", variations=self.needs_variations)
         results = tuple(objective.evaluate(inputs) for objective in self.objectives)
@@ -109,6 +131,40 @@ class TrialRunner:
                 raise TrainingError(msg)
         constraint_values = tuple(c.objective.evaluate(inputs).value for c in self.constraints)
         return TrialOutcome(classifier, trained, results, constraint_values)
+
+    def _inference_aware(self, trained: TrainResult, params: TrainParams, val: Batchable) -> TrainResult:
+        """The trained classifier fine-tuned on the expected profiled sigma_mu for ``ia_epochs``,
+        the epoch with the best first objective on validation kept (maybe the start)."""
+        train_events, val_events = self.aware_events
+        spec, start = self.inference_aware, time.perf_counter()
+        device = train_events.nominal.x.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed + 3)  # dropout
+            fit = train_inference_aware(
+                trained.model,
+                train_events.nominal,
+                train_events.systematics,
+                train_events.signal,
+                bins=spec.bins,
+                temperature=params.ia_temperature,
+                batch_size=params.ia_batch_size,
+                epochs=params.ia_epochs,
+                learning_rate=params.ia_learning_rate,
+                template_fraction=spec.template_fraction,
+                mc_stat=spec.mc_stat,
+                seed=self.seed,
+                validation=(val_events.nominal, val_events.systematics),
+                select=self._selection_score(params),
+            )
+        first = len(trained.history)
+        history = trained.history + [
+            {"epoch": first + k + 1, "ia_loss": row["loss"], **{key: v for key, v in row.items() if key != "loss"}}
+            for k, row in enumerate(fit.history[1:])
+        ]
+        best = trained.best_epoch if fit.best_epoch == 0 else first + fit.best_epoch - 1
+        history[best] = {**history[best], "val_loss": evaluate_loss(trained.model, val)}
+        seconds = trained.seconds + time.perf_counter() - start
+        return TrainResult(trained.model, history, best, seconds)
 
     def validation_value(self, model: nn.Module, params: TrainParams, objective: Objective | None = None) -> float:
         """An objective (default: the first) of a (possibly half-trained) model on the validation split."""

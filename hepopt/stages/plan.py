@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hepopt.scoring.constraints import Constraint
     from hepopt.scoring.trial import TrialRunner
     from hepopt.search.space import SearchSpace
+    from hepopt.training.inference_aware_sets import AwareSpec
     from hepopt.training.sets import TrainingSets
 
 Fold = tuple[int, int, str]  # (number of folds, this fold, the column that splits them)
@@ -62,6 +63,7 @@ class Plan:
         adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
         augment = config.training.train_on_variations
         augmented = table.systematic_names if augment is True else tuple(augment or ())
+        aware = self.aware_spec()
         runners = []
         for fold in folds:
             sets = self.training_sets(table, fold)
@@ -79,9 +81,35 @@ class Plan:
                         config.training.early_stopping,
                         self.keep_by,
                         augmented,
+                        aware,
                     )
                 )
         return runners
+
+    def aware_spec(self) -> AwareSpec:
+        """The inference-aware loss's model: ``training.inference_aware``, its unset settings
+        those of the ``robust_significance`` objective (so a network is trained for the model it
+        is scored with), else 10 equal bins with MC statistics."""
+        from hepopt.training.inference_aware_sets import AwareSpec
+
+        section = self.config.training.inference_aware
+        scored = next((o for o in self.objectives if o.name == "robust_significance"), None)
+        bins: int | tuple[float, ...] = 10
+        mc_stat = True
+        if scored is not None:
+            binning = getattr(scored, "binning", None)
+            if binning is not None:
+                edges = tuple(float(e) for e in binning.edges)
+                bins = len(edges) - 1 if binning.kind == "flat_signal" else edges
+            mc_stat = bool(getattr(scored, "mc_stat", True))
+        if section.bins is not None:
+            bins = section.bins if isinstance(section.bins, int) else tuple(section.bins)
+        return AwareSpec(
+            variations=None if section.variations is None else tuple(section.variations),
+            bins=bins,
+            mc_stat=mc_stat if section.mc_stat is None else section.mc_stat,
+            template_fraction=section.template_fraction,
+        )
 
     def search_runner(self, table: EventTable, variables: list[str] | None) -> Any:
         """The search's runner: one training per trial, or the mean over cross-validation folds

@@ -63,6 +63,23 @@ class ModelConfig(Section):
     objectives, reported next to the search's best (e.g. ``[hist_gradient_boosting]``)."""
 
 
+class InferenceAwareConfig(Section):
+    """The statistical model of the inference-aware loss (trials with ``loss: inference_aware``
+    in ``model.space``). Unset, each setting is that of the ``robust_significance`` objective
+    among the objectives (its fixed bins, its ``mc_stat``), so the network is trained for the
+    model it is scored with."""
+
+    variations: list[str] | None = None
+    """The variations that make the nuisances (``x_up``/``x_down`` pair into one; default: all)."""
+    bins: int | list[float] | None = None
+    """Equal bins of the output in [0, 1], or the edges (default: the objective's, else 10)."""
+    mc_stat: bool | None = None
+    """The MC statistical uncertainty of each bin in the loss (default: the objective's, else true)."""
+    template_fraction: float = Field(default=1.0, gt=0.0, le=1.0)
+    """The share of each batch on which a file-based variation's change is estimated: less
+    costs fewer passes through the network, at some noise in the loss."""
+
+
 class TrainingConfig(Section):
     """How each classifier trains (its hyperparameters are in ``model.space``)."""
 
@@ -79,6 +96,8 @@ class TrainingConfig(Section):
     """Data augmentation: the classifier trains on the nominal events and on each of these
     variations' events (``true``: all variations), the usual baseline next to the adversary.
     Early stopping and the objectives stay on the nominal validation events."""
+    inference_aware: InferenceAwareConfig = InferenceAwareConfig()
+    """The model of the inference-aware loss (see :class:`InferenceAwareConfig`)."""
 
 
 class AdversaryConfig(Section):

@@ -142,6 +142,11 @@ def test_unknown_objective_lists_installed() -> None:
             "objectives: give either 'objective' (one) or 'objectives'",
         ),
         ({"objectives": [{"name": "bce"}]}, "objectives: List should have at least 2 items"),
+        (
+            {"variations": {"jes_up": {"weight": "1.1"}}, "training": {"inference_aware": {"variations": ["jes"]}}},
+            "training.inference_aware.variations: unknown variation 'jes'; variations are ['jes_up']",
+        ),
+        ({"training": {"inference_aware": {"template_fraction": 0}}}, "training.inference_aware.template_fraction"),
     ],
 )
 def test_adversary_and_objectives_errors(changes: dict, expected: str) -> None:
@@ -185,3 +190,22 @@ def test_enqueued_points_are_checked() -> None:
 def test_pruning_needs_a_single_objective() -> None:
     raw = with_(objectives=[{"name": "bce"}, {"name": "roc_auc"}], search={"pruner": "median"})
     assert "search.pruner: Optuna cannot prune multi-objective studies" in error_of(raw)
+
+
+def test_the_inference_aware_loss_takes_the_model_of_the_robust_objective() -> None:
+    from hepopt.stages.plan import make_plan
+
+    variations = {"jes_up": {"weight": "1.1"}}
+    robust = {"name": "robust_significance", "options": {"bins": [0.0, 0.5, 0.8, 1.0], "mc_stat": False}}
+    space = {"loss": {"type": "categorical", "choices": ["bce", "inference_aware"]}, "ia_temperature": 0.02}
+    plan = make_plan(config_from_dict(with_(variations=variations, objective=robust, model={"space": space})))
+    spec = plan.aware_spec()
+    assert (spec.bins, spec.mc_stat, spec.variations) == ((0.0, 0.5, 0.8, 1.0), False, None)
+    assert "loss" in plan.space.searched
+    assert plan.space.fixed["ia_temperature"] == 0.02
+    flat = {"name": "robust_significance", "options": {"bins": 6, "binning": "flat_signal"}}
+    own = {"inference_aware": {"bins": 4, "variations": ["jes_up"]}}
+    assert make_plan(config_from_dict(with_(variations=variations, objective=flat))).aware_spec().bins == 6
+    spec = make_plan(config_from_dict(with_(variations=variations, objective=flat, training=own))).aware_spec()
+    assert (spec.bins, spec.mc_stat, spec.variations) == (4, True, ("jes_up",))
+    assert make_plan(config_from_dict(BASE_CONFIG)).aware_spec().bins == 10

@@ -1,0 +1,95 @@
+"""The events of one split as the inference-aware loss takes them: the statistical model of
+``robust_significance`` (one sample per dataset, the datasets with signal events scaled by mu, a
+nuisance per ``x_up``/``x_down`` pair of variations, a one-sided one mirrored).
+
+A varied event read from an alternative file is tied to the nominal event with its dataset and
+event id, so a batch takes it with its nominal event (the template's change is then estimated
+with little noise); a varied event without such a partner is drawn at the batch's rate, which
+keeps the template unbiased either way. A weight variation is the factor on each nominal weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from hepopt.stats.histosys import group_variations
+from hepopt.training.inference_aware import Events, Side, Systematic, varied_events
+from hepopt.training.sets import SplitArrays, TrainingSets
+
+
+@dataclass(frozen=True)
+class AwareSpec:
+    """The statistical model of the inference-aware loss (``training.inference_aware``): the
+    variations that make its nuisances (None: all), the bins of the output (a number of equal
+    bins in [0, 1], or the edges), the MC statistical uncertainty as a staterror, and the share of
+    each batch on which the templates' changes are estimated."""
+
+    variations: tuple[str, ...] | None = None
+    bins: int | tuple[float, ...] = 10
+    mc_stat: bool = True
+    template_fraction: float = 1.0
+
+
+@dataclass(frozen=True)
+class LossEvents:
+    """One split's nominal events, nuisances (in ``nuisances`` order) and signal samples."""
+
+    nominal: Events
+    systematics: tuple[Systematic, ...]
+    nuisances: tuple[str, ...]
+    signal: torch.Tensor  # [datasets] bool
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.signal.shape[0])
+
+
+def loss_events(sets: TrainingSets, split: str, variations: Sequence[str]) -> LossEvents:
+    """The nominal events of ``split`` and the nuisances of ``variations`` (weights at the full
+    luminosity, as the objectives histogram them)."""
+    nominal = sets.splits[split]
+    device = nominal.x_tensor.device
+    weight = torch.as_tensor(nominal.weights, dtype=torch.float64, device=device)
+    sample = torch.as_tensor(nominal.dataset.astype(np.int64), device=device)
+    events = Events(nominal.x_tensor, weight, sample)
+    signal = np.zeros(len(sets.dataset_names), dtype=bool)
+    signal[np.unique(nominal.dataset[nominal.labels == 1])] = True
+
+    def side(name: str) -> Side:
+        varied = sets.varied[split][name]
+        if varied.x_tensor is nominal.x_tensor:  # a weight variation: the same events reweighted
+            safe = np.where(nominal.weights != 0, nominal.weights, 1.0)
+            factor = np.where(nominal.weights != 0, varied.weights / safe, 1.0)
+            return torch.as_tensor(factor, dtype=torch.float64, device=device)
+        return varied_events(
+            varied.x_tensor,
+            torch.as_tensor(varied.weights, dtype=torch.float64, device=device),
+            torch.as_tensor(varied.dataset.astype(np.int64), device=device),
+            torch.as_tensor(nominal_partners(nominal, varied), device=device),
+        )
+
+    groups = group_variations(tuple(variations))
+    systematics = tuple(Systematic(side(up), None if down is None else side(down)) for up, down in groups.values())
+    return LossEvents(events, systematics, tuple(groups), torch.as_tensor(signal))
+
+
+def nominal_partners(nominal: SplitArrays, varied: SplitArrays) -> np.ndarray:
+    """Per varied event, the row of the nominal event of the same dataset and event id (-1: none)."""
+    partner = np.full(len(varied), -1, dtype=np.int64)
+    if nominal.event_id is None or varied.event_id is None:
+        return partner
+    for dataset in np.unique(varied.dataset):
+        rows = np.flatnonzero(nominal.dataset == dataset)
+        if len(rows) == 0:
+            continue
+        order = rows[np.argsort(nominal.event_id[rows], kind="stable")]
+        ids = nominal.event_id[order]
+        mine = np.flatnonzero(varied.dataset == dataset)
+        at = np.minimum(np.searchsorted(ids, varied.event_id[mine]), len(ids) - 1)
+        found = ids[at] == varied.event_id[mine]
+        partner[mine[found]] = order[at[found]]
+    return partner
