@@ -53,26 +53,54 @@ def hard_bins(scores: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class Events:
     """Events of every sample with their yields: ``weight`` is each event's share of its sample's
-    expected yield at the full luminosity (a batch's histograms are rescaled to the full yield).
-
-    ``nominal_row``, for varied events only: per varied event, the row of the nominal event it is
-    a copy of (-1: none, e.g. an event that enters the selection only under the variation)."""
+    expected yield at the full luminosity (a batch's histograms are rescaled to the full yield)."""
 
     x: torch.Tensor
     weight: torch.Tensor
     sample: torch.Tensor  # long, index into the likelihood's samples
-    nominal_row: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.weight)
 
 
-def varied_events(x: torch.Tensor, weight: torch.Tensor, sample: torch.Tensor, nominal_row: torch.Tensor) -> Events:
-    """Varied copies of nominal events: varied event ``i`` is nominal event ``nominal_row[i]``."""
-    return Events(x, weight, sample, nominal_row.long())
+@dataclass(frozen=True)
+class VariedEvents:
+    """The events of the samples a variation affects, as the variation has them.
+
+    Attributes:
+        events: the varied events.
+        copy_of: per nominal event, the row of its varied copy (-1: none), so a batch takes the
+            copies of its nominal events by index.
+        alone: the varied rows that are no nominal event's copy (an event that enters the
+            selection only under the variation, a second copy): a batch draws them at its rate.
+        samples: the samples the variation affects.
+    """
+
+    events: Events
+    copy_of: torch.Tensor
+    alone: torch.Tensor
+    samples: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.events)
 
 
-Side = Events | torch.Tensor
+def varied_events(
+    x: torch.Tensor, weight: torch.Tensor, sample: torch.Tensor, nominal_row: torch.Tensor, n_nominal: int
+) -> VariedEvents:
+    """Varied events, event ``i`` a copy of nominal event ``nominal_row[i]`` (-1: of none)."""
+    nominal_row = nominal_row.long()
+    rows = torch.arange(len(nominal_row), device=nominal_row.device)
+    copy_of = torch.full((n_nominal,), -1, dtype=torch.long, device=nominal_row.device)
+    partnered = nominal_row >= 0
+    # the last write wins where a nominal event has two copies; the others are drawn alone
+    copy_of[nominal_row[partnered]] = rows[partnered]
+    first = torch.zeros(len(nominal_row), dtype=torch.bool, device=nominal_row.device)
+    first[copy_of[copy_of >= 0]] = True
+    return VariedEvents(Events(x, weight, sample), copy_of, rows[~first], torch.unique(sample))
+
+
+Side = VariedEvents | torch.Tensor
 """One side (up or down) of a nuisance: its varied events, or, for a weight variation, the
 factor on each nominal event's weight."""
 
@@ -90,12 +118,11 @@ class Systematic:
 
 @dataclass(frozen=True)
 class Batch:
-    """What one step sees: nominal events, each side's varied events (``nominal_row`` = the
-    position of their nominal event in ``nominal``, -1: drawn on their own) or weight factors,
-    which samples each side affects, and the factors to the full yields."""
+    """What one step sees: nominal events, each side's varied events or weight factors, which
+    samples each side affects, and the factors to the full yields."""
 
     nominal: Events
-    sides: tuple[Side | None, ...]  # up, down of each nuisance in turn (None: mirror the up)
+    sides: tuple[Events | torch.Tensor | None, ...]  # up, down of each nuisance in turn (None: mirror)
     affected: tuple[torch.Tensor, ...]  # [samples] bool per side
     widths: tuple[float, ...]
     scale: torch.Tensor  # [samples]: full yield / this batch's nominal events
@@ -125,10 +152,9 @@ def draw(
     in_batch = torch.bincount(batch.sample, minlength=n_samples).double()
     rows = len(index) if template_fraction >= 1.0 else max(1, math.ceil(template_fraction * len(index)))
     in_part = torch.bincount(batch.sample[:rows], minlength=n_samples).double()
-    position = torch.full((len(nominal),), -1, dtype=torch.long, device=index.device)
-    position[index[:rows]] = torch.arange(rows, device=index.device)
+    head = index[:rows]
     share = (in_part / full.clamp_min(1.0)).to(nominal.weight.device)  # each sample's drawn share
-    sides: list[Side | None] = []
+    sides: list[Events | torch.Tensor | None] = []
     affected: list[torch.Tensor] = []
     for systematic in systematics:
         for side in (systematic.up, systematic.down):
@@ -140,17 +166,16 @@ def draw(
                 sides.append(side[index])
                 affected.append(torch.ones(n_samples, dtype=torch.bool, device=index.device))
                 continue
-            if side.nominal_row is None:
-                msg = "varied events need their nominal rows: build them with varied_events()"
-                raise ValueError(msg)
-            at = torch.where(side.nominal_row >= 0, position[side.nominal_row.clamp_min(0)], -1)
-            alone = side.nominal_row < 0
-            if alone.any():  # no nominal partner: drawn at the batch's rate of their sample
-                luck = torch.rand(len(side), generator=generator).to(side.weight.device)
-                alone = alone & (luck < share[side.sample])
-            keep = (at >= 0) | alone
-            sides.append(Events(side.x[keep], side.weight[keep], side.sample[keep], at[keep]))
-            affected.append(torch.bincount(side.sample, minlength=n_samples) > 0)
+            copies = side.copy_of[head]
+            taken = copies[copies >= 0]
+            if len(side.alone) and rows == len(nominal):  # every event: all of them
+                taken = torch.cat([taken, side.alone])
+            elif len(side.alone):  # no nominal partner: drawn at the batch's rate of their sample
+                luck = torch.rand(len(side.alone), generator=generator).to(index.device)
+                taken = torch.cat([taken, side.alone[luck < share[side.events.sample[side.alone]]]])
+            sides.append(_take(side.events, taken))
+            present = torch.zeros(n_samples, dtype=torch.bool, device=index.device)
+            affected.append(present.index_fill(0, side.samples, True))
     return Batch(
         nominal=batch,
         sides=tuple(sides),

@@ -70,6 +70,7 @@ def loss_events(sets: TrainingSets, split: str, variations: Sequence[str]) -> Lo
             torch.as_tensor(varied.weights, dtype=torch.float64, device=device),
             torch.as_tensor(varied.dataset.astype(np.int64), device=device),
             torch.as_tensor(nominal_partners(nominal, varied), device=device),
+            len(nominal),
         )
 
     groups = group_variations(tuple(variations))

@@ -5,6 +5,7 @@ nuisance a network fine-tuned on the expected sigma_mu beats the classifier it s
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from hepopt.stats.torch_likelihood import BinnedLikelihood
 from hepopt.training.inference_aware import (
     Events,
     Systematic,
+    VariedEvents,
     expected_sigma_mu,
     soft_bins,
     train_inference_aware,
@@ -36,8 +38,8 @@ def toy(n: int, seed: int) -> tuple[Events, list[Systematic], torch.Tensor]:
     w = torch.where(label, 50.0 / label.sum(), 1000.0 / (~label).sum()).double()
     background = torch.nonzero(~label).squeeze(1)
     shift = torch.tensor([0.0, 1.0])
-    up = varied_events(x[background] + shift, w[background], sample[background], background)
-    down = varied_events(x[background] - shift, w[background], sample[background], background)
+    up = varied_events(x[background] + shift, w[background], sample[background], background, n)
+    down = varied_events(x[background] - shift, w[background], sample[background], background, n)
     return Events(x, w, sample), [Systematic(up, down)], label
 
 
@@ -56,13 +58,14 @@ def test_the_hard_binned_sigma_mu_is_the_likelihood_of_hand_made_histograms() ->
     net = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)).double()
     events = Events(events.x.double(), events.weight, events.sample)
     up, down = systematics[0].up, systematics[0].down
-    assert isinstance(up, Events)
-    assert isinstance(down, Events)
-    up, down = (Events(e.x.double(), e.weight, e.sample, e.nominal_row) for e in (up, down))
+    assert isinstance(up, VariedEvents)
+    assert isinstance(down, VariedEvents)
+    up, down = (replace(e, events=Events(e.events.x.double(), e.events.weight, e.events.sample)) for e in (up, down))
     with torch.no_grad():
         got = float(expected_sigma_mu(net, whole(events, [Systematic(up, down)], 2), SIGNAL, EDGES, None))
 
-        def hist(e: Events, sample: int) -> np.ndarray:
+        def hist(e: Events | VariedEvents, sample: int) -> np.ndarray:
+            e = e.events if isinstance(e, VariedEvents) else e
             scores = torch.sigmoid(net(e.x.double()).squeeze(-1)).detach().numpy()
             mask = (e.sample == sample).numpy()
             return np.histogram(np.clip(scores[mask], 0, 1 - 1e-12), EDGES.numpy(), weights=e.weight.numpy()[mask])[0]
