@@ -1,7 +1,10 @@
-"""Plain, trained-on-variations and adversarial training on the Z' -> tt example, side by side.
+"""Plain, trained-on-variations, adversarial and inference-aware training on the Z' -> tt example,
+side by side.
 
 Trains the same network on the example's nominal samples alone (lambda = 0), on the nominal and
-JES-varied samples together (data augmentation, ``training.train_on_variations``), and against an adversary
+JES-varied samples together (data augmentation, ``training.train_on_variations``), fine-tuned on the
+expected uncertainty on mu with the JES profiled (``loss: inference_aware``, without the MC statistics
+as below), and against an adversary
 that tries to tell nominal from JES-varied events by the output (one column per lambda; the
 adversarial epoch kept is the one with the best significance-with-JES, without the MC statistics,
 on the validation split),
@@ -26,6 +29,7 @@ from hepopt.scoring.evaluation import evaluate_classifier
 from hepopt.scoring.trial import TrialRunner
 from hepopt.training import TrainParams
 from hepopt.training.adversary import AdversarySpec
+from hepopt.training.inference_aware_sets import AwareSpec
 from hepopt.training.sets import TrainingSets
 
 HERE = Path(__file__).parent
@@ -57,17 +61,27 @@ def main() -> None:
     # The adversarial epoch is kept by the profiled significance without the MC statistics: with
     # them, the example's few simulated background events per bin leave every model near zero.
     objective = make_objective("robust_significance", {"mc_stat": False})
-    runner = TrialRunner(sets, (objective,), "abs", config.seed, spec)
+    aware = AwareSpec(variations=spec.variations, bins=10, mc_stat=False)
+    runner = TrialRunner(sets, (objective,), "abs", config.seed, spec, inference_aware=aware)
     augmented = replace(runner, augment=spec.variations)
     out = config.output_dir / "adversarial"
     metrics = {}
-    runs = [("plain", 0.0), ("on_variations", 0.0)] + [(f"adversarial_lambda{lam:g}", lam) for lam in args.lambdas]
+    runs = [("plain", 0.0), ("on_variations", 0.0), ("inference_aware", 0.0)]
+    runs += [(f"adversarial_lambda{lam:g}", lam) for lam in args.lambdas]
     for label, adv_lambda in runs:
-        params = TrainParams(max_epochs=20, patience=4, adv_lambda=adv_lambda, adv_epochs=10, adv_steps=5)
+        loss = "inference_aware" if label == "inference_aware" else "bce"
+        params = TrainParams(max_epochs=20, patience=4, adv_lambda=adv_lambda, adv_epochs=10, adv_steps=5, loss=loss)
         classifier = (augmented if label == "on_variations" else runner).run(params).classifier
         metrics[label] = evaluate_classifier(classifier, sets, "test", adversary=spec, seed=config.seed)
         variation_plot(classifier, sets, "test", out / f"variations_{label}.png", title=label.replace("_", " "))
-    header = " | ".join(["plain (lambda = 0)", "trained on variations", *(f"lambda = {lam:g}" for lam in args.lambdas)])
+    header = " | ".join(
+        [
+            "plain (lambda = 0)",
+            "trained on variations",
+            "inference-aware",
+            *(f"lambda = {lam:g}" for lam in args.lambdas),
+        ]
+    )
     lines = [
         f"| test split | {header} |",
         "|---" * (len(runs) + 1) + "|",

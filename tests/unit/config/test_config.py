@@ -209,3 +209,14 @@ def test_the_inference_aware_loss_takes_the_model_of_the_robust_objective() -> N
     spec = make_plan(config_from_dict(with_(variations=variations, objective=flat, training=own))).aware_spec()
     assert (spec.bins, spec.mc_stat, spec.variations) == (4, True, ("jes_up",))
     assert make_plan(config_from_dict(BASE_CONFIG)).aware_spec().bins == 10
+
+
+def test_population_based_fine_tuning_refuses_inference_aware_networks() -> None:
+    from hepopt.stages.plan import make_plan
+
+    space = {"loss": {"type": "categorical", "choices": ["bce", "inference_aware"]}}
+    raw = with_(model={"space": space}, finetune={"population": 4})
+    with pytest.raises(
+        ConfigError, match=r"model.space.loss: population-based fine-tuning trains with the cross-entropy"
+    ):
+        make_plan(config_from_dict(raw))
