@@ -37,7 +37,7 @@ class BinnedLikelihood:
         mc_error: ``[samples, bins]`` absolute MC uncertainty (sqrt of the sum of squared
             weights) for the staterror, or None for no MC statistics in the model.
         interpolation: pyhf's histosys interpolation, ``code0`` (its default, piecewise linear)
-            or ``code4p`` (polynomial inside |alpha| < 1, smooth at 0: what a Fisher
+            or ``code4p`` (polynomial inside abs(alpha) < 1, smooth at 0: what a Fisher
             information at alpha = 0 needs).
         constraint_width: ``[nuisances]`` the width of each alpha's Gaussian constraint, or None
             for pyhf's unit width (the only one pyhf's histosys has); ``inf`` leaves a nuisance

@@ -101,8 +101,8 @@ def varied_events(
 
 
 Side = VariedEvents | torch.Tensor
-"""One side (up or down) of a nuisance: its varied events, or, for a weight variation, the
-factor on each nominal event's weight."""
+"""One side of a nuisance, its upward or its downward variation: the varied events, or, for a
+weight variation, the factor on each nominal event's weight."""
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,27 @@ def test_the_exported_workspace_refits_to_the_reported_test_significance(samples
         == "5 equal bins in [0, 1], merged from the top until each has b >= 0.001; templates: templates as simulated"
     )
     assert summary["binning"]["metric: asimov_significance"].startswith("10 equal bins in [0, 1]")
+
+
+def test_a_search_chooses_between_cross_entropy_and_inference_aware_training(samples_dir: Path, tmp_path: Path) -> None:
+    """``loss`` is a search choice like any other: both kinds of trial are scored by the same
+    objective on validation, the inference-aware ones record their fine-tuning epochs, and the
+    summary says that their epoch was chosen on validation."""
+    raw = analysis_config(samples_dir, name="aware", seed=2)
+    raw["objective"] = {"name": "robust_significance", "options": {"bins": 6, "mc_stat": False}}
+    raw["model"]["space"].update(
+        {"loss": {"type": "categorical", "choices": ["bce", "inference_aware"]}, "ia_epochs": 2, "ia_batch_size": 4000}
+    )
+    raw["search"].update({"sampler": "grid", "n_trials": 2, "workers": 1})
+    raw["model"]["space"] = {k: v for k, v in raw["model"]["space"].items() if not isinstance(v, dict) or k == "loss"}
+    result = hepopt("optimize", str(write_config(tmp_path, raw)), "--quiet")
+    assert result.returncode == 0, result.stderr
+
+    out = tmp_path / "results" / "optimize"
+    study = optuna.load_study(study_name="aware", storage=f"sqlite:///{out / 'study.db'}")
+    trials = {t.params["loss"]: t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
+    assert set(trials) == {"bce", "inference_aware"}
+    assert trials["inference_aware"].user_attrs["epochs"] == trials["bce"].user_attrs["epochs"] + 2
+    summary = json.loads((out / "summary.json").read_text())
+    chosen = summary["selection"]["chosen_on_validation"]
+    assert "the inference-aware epoch (loss: inference_aware, by the search objective)" in chosen
