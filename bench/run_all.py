@@ -34,6 +34,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "elimination": ([], ["--scale", "0.05"]),
     "example_end_to_end": ([], ["--trials", "3"]),
     "busy_machine": (["--trials", "6", "--scale", "0.25"], ["--trials", "4", "--scale", "0.1"]),
+    "inference_aware": ([], ["--repeats", "5", "--rounds", "2", "--events", "10000"]),
 }
 
 
@@ -78,6 +79,11 @@ def headlines(name: str, r: dict[str, Any]) -> list[tuple[str, str, str]]:
              f"{r['old_local']['trials_per_minute']} trials/min before"),
             ("bare torch loop, all-core threads ÷ 1 thread, loaded", f"{r['bare_loop_all_threads_over_one_loaded']:.1f}",
              f"quiet: {r['bare_loop_quiet']['threads_all']:.2f} s vs {r['bare_loop_quiet']['threads_1']:.2f} s"),
+        ],
+        "inference_aware": lambda: [
+            (f"inference-aware step ÷ cross-entropy step, {k.replace('_', ' ')} (target ≤ 3)", f"{v['ratio']:.2f}",
+             f"{v['step_ms']:.1f} ms vs {r['bce_step_ms']:.1f} ms; batch {r['batch']}, {r['bins']} bins, {r['nuisances']} nuisances")
+            for k, v in r.items() if isinstance(v, dict)
         ],
         "example_end_to_end": lambda: [
             ("README example: time in trials ÷ wall time", f"{r['trials_over_wall']:.2f}",

@@ -163,7 +163,7 @@ def draw(
                 affected.append(affected[-1])
                 continue
             if isinstance(side, torch.Tensor):
-                sides.append(side[index])
+                sides.append(side.index_select(0, index))
                 affected.append(torch.ones(n_samples, dtype=torch.bool, device=index.device))
                 continue
             copies = side.copy_of[head]
@@ -187,10 +187,13 @@ def draw(
     )
 
 
-def sample_histograms(bins: torch.Tensor, weight: torch.Tensor, sample: torch.Tensor, n_samples: int) -> torch.Tensor:
-    """``[samples, bins]``: the weighted (soft) histogram of each sample."""
-    out = torch.zeros(n_samples, bins.shape[1], dtype=bins.dtype, device=bins.device)
-    return out.index_add(0, sample, bins * weight[:, None].to(bins.dtype))
+def sample_histograms(bins: torch.Tensor, weights: torch.Tensor, sample: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """``[columns, samples, bins]``: the (soft) histogram of each sample for each column of
+    ``weights`` (``[events, columns]``), as one matrix product."""
+    events, n_columns = weights.shape
+    per_sample = nn.functional.one_hot(sample, n_samples).to(weights.dtype)[:, None, :] * weights[:, :, None]
+    product = per_sample.reshape(events, n_columns * n_samples).T @ bins
+    return product.reshape(n_columns, n_samples, bins.shape[1])
 
 
 def expected_sigma_mu(
@@ -226,34 +229,55 @@ def binned_model(
     logits = model(torch.cat([nominal.x] + [e.x for e in varied])).squeeze(-1)
     scores = torch.sigmoid(logits).double()
     bins = hard_bins(scores, edges) if temperature is None else soft_bins(scores, edges, temperature)
-    parts = iter(torch.split(bins, [len(nominal)] + [len(e) for e in varied]))
-    nominal_bins = next(parts)
-    scale = batch.scale.to(device)
-    nom = sample_histograms(nominal_bins, nominal.weight, nominal.sample, n_samples) * scale[:, None]
+    nominal_bins, varied_bins = bins[: len(nominal)], bins[len(nominal) :]
+    scale = batch.scale.to(device)[:, None]
+    template_scale = scale * batch.template_scale.to(device)[:, None]
 
-    head = nominal_bins[: batch.template_rows]
-    head_weight, head_sample = nominal.weight[: batch.template_rows], nominal.sample[: batch.template_rows]
-    template_scale = (scale * batch.template_scale.to(device))[:, None]
-    templates: list[torch.Tensor] = []
+    # Every histogram of the nominal events in one product: a weight column each for the nominal
+    # yields, each weight variation's change, each file variation's nominal part it replaces (the
+    # estimated part of the batch, the samples it affects) and the squared weights.
+    weight = nominal.weight.double()
+    head = (torch.arange(len(nominal), device=device) < batch.template_rows).double()
+    columns = [weight]
     for side, affected in zip(batch.sides, batch.affected, strict=True):
+        if isinstance(side, torch.Tensor):
+            columns.append(weight * (side - 1.0))
+        elif isinstance(side, Events):
+            columns.append(weight * head * affected.to(device)[nominal.sample].double())
+    if mc_stat:
+        columns.append(weight**2)
+    nominal_hists = sample_histograms(nominal_bins, torch.stack(columns, dim=1), nominal.sample, n_samples)
+    # and those of the varied copies, a weight column per file variation (zero on the others' rows)
+    sizes = torch.tensor([len(e) for e in varied], dtype=torch.long, device=device)
+    owner = torch.repeat_interleave(torch.arange(len(varied), device=device), sizes)
+    varied_weight = torch.cat([e.weight for e in varied]).double() if varied else weight[:0]
+    owner_columns = (owner[:, None] == torch.arange(len(varied), device=device)[None, :]).double()
+    varied_hists = sample_histograms(
+        varied_bins,
+        owner_columns * varied_weight[:, None],
+        torch.cat([e.sample for e in varied]) if varied else nominal.sample[:0],
+        n_samples,
+    )
+
+    nom = nominal_hists[0] * scale
+    templates: list[torch.Tensor] = []
+    column, file_side = 1, 0
+    for side in batch.sides:
         if side is None:  # one-sided: the down template mirrors the up one about the nominal
             templates.append(2.0 * nom - templates[-1])
-            continue
-        if isinstance(side, torch.Tensor):  # weight variation: the same events, other weights
-            change = sample_histograms(nominal_bins, nominal.weight * (side - 1.0), nominal.sample, n_samples)
-            templates.append(nom + change * scale[:, None])
-            continue
-        hit = affected.to(device)[head_sample]
-        before = sample_histograms(head[hit], head_weight[hit], head_sample[hit], n_samples)
-        after = sample_histograms(next(parts), side.weight, side.sample, n_samples)
-        templates.append(nom + (after - before) * template_scale)
+        elif isinstance(side, torch.Tensor):  # weight variation: the same events, other weights
+            templates.append(nom + nominal_hists[column] * scale)
+            column += 1
+        else:  # varied events: their histogram replaces that of the nominal events they stand for
+            change = varied_hists[file_side] - nominal_hists[column]
+            templates.append(nom + change * template_scale)
+            column, file_side = column + 1, file_side + 1
     n = len(batch.widths)
     up = torch.stack(templates[0::2]).clamp_min(1e-6) if n else None
     down = torch.stack(templates[1::2]).clamp_min(1e-6) if n else None
     mc_error = None
-    if mc_stat:
-        squares = sample_histograms(nominal_bins, nominal.weight.double() ** 2, nominal.sample, n_samples)
-        mc_error = torch.sqrt(squares * scale[:, None] + 1e-12)  # sum w^2 of the full sample, estimated
+    if mc_stat:  # sum w^2 of the full sample, estimated
+        mc_error = torch.sqrt(nominal_hists[-1] * scale + 1e-12)
     return BinnedLikelihood(
         nom.clamp_min(1e-6),
         signal,
@@ -360,4 +384,5 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.T
 
 
 def _take(events: Events, index: torch.Tensor) -> Events:
-    return Events(events.x[index], events.weight[index], events.sample[index])
+    """Rows ``index`` (``index_select``: several times faster than ``x[index]`` on CPU)."""
+    return Events(*(t.index_select(0, index) for t in (events.x, events.weight, events.sample)))

