@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from hepopt.training.inference_aware import Events, Systematic, draw, expected_sigma_mu, varied_events
+from hepopt.training.inference_aware import expected_sigma_mu
+from hepopt.training.inference_aware_batch import Events, Systematic, draw, varied_events
 
 Step = Callable[[nn.Module, torch.optim.Optimizer], None]
 

@@ -40,15 +40,9 @@ import torch
 from torch import nn
 
 from hepopt.stats.histosys import histosys_spec
-from hepopt.training.inference_aware import (
-    Events,
-    Systematic,
-    binned_model,
-    expected_sigma_mu,
-    train_inference_aware,
-    whole,
-)
-from hepopt.training.inference_aware import varied_events as copies_of
+from hepopt.training.inference_aware import binned_model, expected_sigma_mu, train_inference_aware
+from hepopt.training.inference_aware_batch import Events, Systematic, whole
+from hepopt.training.inference_aware_batch import varied_events as copies_of
 
 S_EXPECTED, B_EXPECTED = 50.0, 1000.0
 R_SHIFT, RATE, RATE_SHIFT = 0.2, 3.0, 0.5

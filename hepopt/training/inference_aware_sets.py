@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from hepopt.stats.histosys import group_variations
-from hepopt.training.inference_aware import Events, Side, Systematic, varied_events
+from hepopt.training.inference_aware_batch import Events, Side, Systematic, varied_events
 from hepopt.training.sets import SplitArrays, TrainingSets
 
 

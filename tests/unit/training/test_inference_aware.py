@@ -13,16 +13,8 @@ import torch
 from torch import nn
 
 from hepopt.stats.torch_likelihood import BinnedLikelihood
-from hepopt.training.inference_aware import (
-    Events,
-    Systematic,
-    VariedEvents,
-    expected_sigma_mu,
-    soft_bins,
-    train_inference_aware,
-    varied_events,
-    whole,
-)
+from hepopt.training.inference_aware import expected_sigma_mu, soft_bins, train_inference_aware
+from hepopt.training.inference_aware_batch import Events, Systematic, VariedEvents, varied_events, whole
 
 SIGNAL = torch.tensor([True, False])
 EDGES = torch.linspace(0, 1, 11, dtype=torch.float64)

@@ -16,7 +16,8 @@ from hepopt.data.table import EventTable
 from hepopt.objectives import make_objective
 from hepopt.scoring.trial import TrialRunner
 from hepopt.training import TrainParams
-from hepopt.training.inference_aware import binned_model, draw, hard_bins, whole
+from hepopt.training.inference_aware import binned_model, hard_bins
+from hepopt.training.inference_aware_batch import draw, whole
 from hepopt.training.inference_aware_sets import AwareSpec, loss_events, nominal_partners
 from hepopt.training.sets import SplitArrays, TrainingSets
 
