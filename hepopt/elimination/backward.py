@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from hepopt.scoring.trial import TrialRunner
 from hepopt.search.task_pool import TaskPool
 from hepopt.training.adversary import AdversarySpec
 from hepopt.training.classifier import Classifier
+from hepopt.training.inference_aware_sets import AwareSpec
 from hepopt.training.sets import TrainingSets
 
 
@@ -37,6 +38,7 @@ class EliminationData:
     objective: Objective
     negative_weights: str = "abs"
     adversary: AdversarySpec | None = None
+    inference_aware: AwareSpec = field(default_factory=AwareSpec)  # trials with loss: inference_aware
 
 
 def train_and_score(
@@ -45,7 +47,12 @@ def train_and_score(
     """Train on ``variables`` only; the metric on the validation split (what chooses), on the
     test split (what is reported, free of the choice), and the model if asked."""
     runner = TrialRunner(
-        data.folds[fold].select(variables), (data.objective,), data.negative_weights, seed, data.adversary
+        data.folds[fold].select(variables),
+        (data.objective,),
+        data.negative_weights,
+        seed,
+        data.adversary,
+        inference_aware=data.inference_aware,
     )
     outcome = runner.run(TrainParams.from_mapping(params))
     test = runner.score(outcome.classifier, "test")[0].value

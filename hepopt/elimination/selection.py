@@ -76,6 +76,7 @@ def pre_optimize(
     from hepopt.scoring.trial import TrialRunner
     from hepopt.search.constraints import ranked_trials
     from hepopt.search.study import completed, run_search
+    from hepopt.training.inference_aware_sets import spec_from_config
 
     settings = config.eliminate
     assert settings is not None
@@ -89,6 +90,7 @@ def pre_optimize(
         config.seed,
         constraints=constraints,
         early_stopping=config.training.early_stopping,
+        inference_aware=spec_from_config(config.training.inference_aware, (first,)),
     )
     outcome = run_search(pre, space, runner, n_trials=settings.pre_optimize_trials, key=key, fresh=fresh)
     best = ranked_trials(completed(outcome.study), first.direction, runner.constraints)[0]
@@ -119,6 +121,7 @@ def run_elimination(
     from hepopt.objectives.registry import make_objective
     from hepopt.search.task_pool import TaskPool
     from hepopt.training.adversary import spec_from_config
+    from hepopt.training.inference_aware_sets import spec_from_config as aware_spec_from_config
 
     settings = config.eliminate
     assert settings is not None
@@ -132,12 +135,9 @@ def run_elimination(
         raise ConfigError(msg) from None
     objective_config = _objective_config(config)
     adversary = spec_from_config(config.adversary, table.systematic_names) if config.adversary else None
-    data = EliminationData(
-        tuple(folds),
-        make_objective(objective_config.name, objective_config.options),
-        config.training.negative_weights,
-        adversary,
-    )
+    objective = make_objective(objective_config.name, objective_config.options)
+    aware = aware_spec_from_config(config.training.inference_aware, (objective,))
+    data = EliminationData(tuple(folds), objective, config.training.negative_weights, adversary, aware)
     with TaskPool(config, data) as pool:
         result = backward_elimination(
             data, units, TrainParams.from_mapping(params), settings, pool, config.seed, on_iteration

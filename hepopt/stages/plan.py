@@ -87,29 +87,10 @@ class Plan:
         return runners
 
     def aware_spec(self) -> AwareSpec:
-        """The inference-aware loss's model: ``training.inference_aware``, its unset settings
-        those of the ``robust_significance`` objective (so a network is trained for the model it
-        is scored with), else 10 equal bins with MC statistics."""
-        from hepopt.training.inference_aware_sets import AwareSpec
+        """The inference-aware loss's model (see :func:`hepopt.training.inference_aware_sets.spec_from_config`)."""
+        from hepopt.training.inference_aware_sets import spec_from_config
 
-        section = self.config.training.inference_aware
-        scored = next((o for o in self.objectives if o.name == "robust_significance"), None)
-        bins: int | tuple[float, ...] = 10
-        mc_stat = True
-        if scored is not None:
-            binning = getattr(scored, "binning", None)
-            if binning is not None:
-                edges = tuple(float(e) for e in binning.edges)
-                bins = len(edges) - 1 if binning.kind == "flat_signal" else edges
-            mc_stat = bool(getattr(scored, "mc_stat", True))
-        if section.bins is not None:
-            bins = section.bins if isinstance(section.bins, int) else tuple(section.bins)
-        return AwareSpec(
-            variations=None if section.variations is None else tuple(section.variations),
-            bins=bins,
-            mc_stat=mc_stat if section.mc_stat is None else section.mc_stat,
-            template_fraction=section.template_fraction,
-        )
+        return spec_from_config(self.config.training.inference_aware, self.objectives)
 
     def search_runner(self, table: EventTable, variables: list[str] | None) -> Any:
         """The search's runner: one training per trial, or the mean over cross-validation folds

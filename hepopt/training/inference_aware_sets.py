@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from hepopt.config.schema.model import InferenceAwareConfig
 from hepopt.stats.histosys import group_variations
 from hepopt.training.inference_aware_batch import Events, Side, Systematic, varied_events
 from hepopt.training.sets import SplitArrays, TrainingSets
@@ -32,6 +34,30 @@ class AwareSpec:
     bins: int | tuple[float, ...] = 10
     mc_stat: bool = True
     template_fraction: float = 1.0
+
+
+def spec_from_config(section: InferenceAwareConfig, objectives: Sequence[Any]) -> AwareSpec:
+    """``training.inference_aware``, its unset settings those of the ``robust_significance``
+    objective among ``objectives`` (so a network is trained for the model it is scored with):
+    its fixed edges (a flat-signal binning: as many equal bins) and ``mc_stat``; else 10 equal
+    bins with MC statistics."""
+    scored = next((o for o in objectives if getattr(o, "name", None) == "robust_significance"), None)
+    bins: int | tuple[float, ...] = 10
+    mc_stat = True
+    if scored is not None:
+        binning = getattr(scored, "binning", None)
+        if binning is not None:
+            edges = tuple(float(e) for e in binning.edges)
+            bins = len(edges) - 1 if binning.kind == "flat_signal" else edges
+        mc_stat = bool(getattr(scored, "mc_stat", True))
+    if section.bins is not None:
+        bins = section.bins if isinstance(section.bins, int) else tuple(section.bins)
+    return AwareSpec(
+        variations=None if section.variations is None else tuple(section.variations),
+        bins=bins,
+        mc_stat=mc_stat if section.mc_stat is None else section.mc_stat,
+        template_fraction=section.template_fraction,
+    )
 
 
 @dataclass(frozen=True)
