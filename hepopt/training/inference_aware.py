@@ -45,8 +45,9 @@ def soft_bins(scores: torch.Tensor, edges: torch.Tensor, temperature: float) -> 
 
 
 def hard_bins(scores: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
-    """``[events, bins]`` one-hot: the bin of each score (1 falls in the last bin)."""
-    index = torch.bucketize(scores.clamp(0, 1 - 1e-12), edges[1:-1].to(scores.dtype))
+    """``[events, bins]`` one-hot: the bin of each score, bins closed on the left as numpy's (a
+    score on an inner edge goes up; 1 falls in the last bin)."""
+    index = torch.bucketize(scores.clamp(0, 1 - 1e-12), edges[1:-1].to(scores.dtype), right=True)
     return nn.functional.one_hot(index, len(edges) - 1).to(scores.dtype)
 
 

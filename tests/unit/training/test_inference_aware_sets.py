@@ -134,9 +134,11 @@ def test_templates_estimated_on_part_of_each_batch_are_unbiased(sets: TrainingSe
     assert np.all(np.abs(pulls) < 4.5), pulls
 
 
-def test_hard_bins_put_one_in_the_last_bin() -> None:
-    bins = hard_bins(torch.tensor([0.0, 0.05, 0.999, 1.0], dtype=torch.float64), EDGES)
-    assert bins.argmax(1).tolist() == [0, 0, 9, 9]
+def test_hard_bins_are_numpys_bins() -> None:
+    scores = torch.tensor([0.0, 0.05, 0.1, 0.5, 0.7, 0.999, 1.0], dtype=torch.float64)  # edges among them
+    bins = hard_bins(scores, EDGES)
+    expected = [np.histogram([s], EDGES.numpy())[0].argmax() for s in scores.numpy()]
+    assert bins.argmax(1).tolist() == expected == [0, 0, 1, 5, 7, 9, 9]
 
 
 @pytest.mark.slow
