@@ -57,8 +57,8 @@ def main() -> None:
         up = varied_events(x[background] + shift, weight[background], sample[background], background, n)
         down = varied_events(x[background] - shift, weight[background], sample[background], background, n)
         systematics.append(Systematic(up, down))
-    reweighted = [  # weight-based: a factor per event, no varied copies
-        Systematic(1.0 + 0.05 * (k + 1) * sample.double(), 1.0 - 0.05 * (k + 1) * sample.double())
+    reweighted = [  # weight-based: each event's weight under the variation, no varied copies
+        Systematic(weight * (1.0 + 0.05 * (k + 1) * sample), weight * (1.0 - 0.05 * (k + 1) * sample))
         for k in range(args.nuisances)
     ]
     signal = torch.tensor([True, False])

@@ -97,13 +97,13 @@ class Problem:
         def varied(x: torch.Tensor) -> Events:
             return copies_of(x, weight[ns:], sample[ns:], rows, ns + nb)
 
-        normalisation = torch.ones(ns + nb, dtype=torch.float64)
+        background_share = weight * (sample == 1)  # the +-10 % of b: weights under the variation
         systematics = {
             "r": Systematic(varied(shifted(b, r=R_SHIFT)), varied(shifted(b, r=-R_SHIFT))),
             "lambda": Systematic(
                 varied(shifted(b, rate=RATE + RATE_SHIFT)), varied(shifted(b, rate=RATE - RATE_SHIFT))
             ),
-            "b": Systematic(normalisation + (sample == 1) * 0.1, normalisation - (sample == 1) * 0.1),
+            "b": Systematic(weight + 0.1 * background_share, weight - 0.1 * background_share),
             # benchmark 4 as pyhf has it: templates at +-1 sigma of each constraint, unit width
             "r_1sigma": Systematic(varied(shifted(b, r=0.4)), varied(shifted(b, r=-0.4))),
             "lambda_1sigma": Systematic(varied(shifted(b, rate=RATE + 1.0)), varied(shifted(b, rate=RATE - 1.0))),

@@ -14,7 +14,7 @@ ordinary binned objectives.
 A template is the nominal histogram plus the change its variation makes, estimated on the batch:
 for varied events (alternative files) the histogram of the varied copies drawn with the batch,
 minus the batch's nominal events of the samples the variation affects; for weight variations the
-nominal events' weights times (factor - 1), which needs no extra pass through the network (the
+nominal events' varied weights minus their weights, which needs no extra pass through the network (the
 batches: :mod:`hepopt.training.inference_aware_batch`). The step's price is mostly the network's
 passes over the varied copies.
 """
@@ -105,7 +105,7 @@ def binned_model(
     columns = [weight]
     for side, affected in zip(batch.sides, batch.affected, strict=True):
         if isinstance(side, torch.Tensor):
-            columns.append(weight * (side - 1.0))
+            columns.append(side.double() - weight)
         elif isinstance(side, Events):
             columns.append(weight * head * affected.to(device)[nominal.sample].double())
     if mc_stat:

@@ -1,12 +1,12 @@
 """The events the inference-aware loss sees (:mod:`hepopt.training.inference_aware`): nominal
-events with their yields, each nuisance's varied events or weight factors, and the batches drawn
+events with their yields, each nuisance's varied events or varied weights, and the batches drawn
 from them.
 
 A batch draws its nominal events at random and, for each file-based variation, the varied copies
 of those events (a varied event is tied to its nominal event), so a template and its nominal
 histogram move together; a varied event with no nominal partner is drawn at the batch's rate of
-its sample, which keeps every template unbiased. A weight variation is a factor on each nominal
-weight. ``template_fraction`` estimates each template's change on the first part of the batch.
+its sample, which keeps every template unbiased. A weight variation is each nominal event's weight
+under it. ``template_fraction`` estimates each template's change on the first part of the batch.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def varied_events(
 
 Side = VariedEvents | torch.Tensor
 """One side of a nuisance, its upward or its downward variation: the varied events, or, for a
-weight variation, the factor on each nominal event's weight."""
+weight variation, each nominal event's weight under it."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Systematic:
 
 @dataclass(frozen=True)
 class Batch:
-    """What one step sees: nominal events, each side's varied events or weight factors, which
+    """What one step sees: nominal events, each side's varied events or varied weights, which
     samples each side affects, and the factors to the full yields."""
 
     nominal: Events

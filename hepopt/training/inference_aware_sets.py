@@ -5,7 +5,7 @@ nuisance per ``x_up``/``x_down`` pair of variations, a one-sided one mirrored).
 A varied event read from an alternative file is tied to the nominal event with its dataset and
 event id, so a batch takes it with its nominal event (the template's change is then estimated
 with little noise); a varied event without such a partner is drawn at the batch's rate, which
-keeps the template unbiased either way. A weight variation is the factor on each nominal weight.
+keeps the template unbiased either way. A weight variation is each nominal event's weight under it.
 """
 
 from __future__ import annotations
@@ -69,10 +69,6 @@ class LossEvents:
     nuisances: tuple[str, ...]
     signal: torch.Tensor  # [datasets] bool
 
-    @property
-    def n_samples(self) -> int:
-        return int(self.signal.shape[0])
-
 
 def loss_events(sets: TrainingSets, split: str, variations: Sequence[str]) -> LossEvents:
     """The nominal events of ``split`` and the nuisances of ``variations`` (weights at the full
@@ -88,9 +84,7 @@ def loss_events(sets: TrainingSets, split: str, variations: Sequence[str]) -> Lo
     def side(name: str) -> Side:
         varied = sets.varied[split][name]
         if varied.x_tensor is nominal.x_tensor:  # a weight variation: the same events reweighted
-            safe = np.where(nominal.weights != 0, nominal.weights, 1.0)
-            factor = np.where(nominal.weights != 0, varied.weights / safe, 1.0)
-            return torch.as_tensor(factor, dtype=torch.float64, device=device)
+            return torch.as_tensor(varied.weights, dtype=torch.float64, device=device)
         return varied_events(
             varied.x_tensor,
             torch.as_tensor(varied.weights, dtype=torch.float64, device=device),
