@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from hepopt.config.schema import HepoptConfig, ParamSpec
+from hepopt.config.schema import HepoptConfig
 from hepopt.errors import TrainingError
 from hepopt.results.summary import OptimizeResult, TrialSummary
 
@@ -353,8 +353,7 @@ def selection_statement(config: HepoptConfig) -> dict[str, Any]:
     if adversary is not None and adversary.keep == "best":
         by = adversary.keep_by.name if adversary.keep_by is not None else "the search objective"
         chosen.append(f"the adversarial epoch (adversary.keep: best, by {by})")
-    loss = config.model.space.get("loss", "bce")
-    if loss == "inference_aware" or (isinstance(loss, ParamSpec) and "inference_aware" in (loss.choices or [])):
+    if config.model.may_set("loss", "inference_aware"):
         chosen.append("the inference-aware epoch (loss: inference_aware, by the search objective)")
     if config.eliminate is not None:
         chosen.append("the input variables (the elimination step within tolerance)")

@@ -217,8 +217,7 @@ def _check_hyperparameters(config: HepoptConfig, space: SearchSpace, stage_names
         raise ConfigError(msg)
     # Population-based fine-tuning trains with the cross-entropy loss: it would carry an
     # inference-aware network on with another loss than the one that made it.
-    loss = space.searched["loss"].choices if "loss" in space.searched else [space.fixed.get("loss", "bce")]
-    if "finetune" in stage_names and "inference_aware" in (loss or []):
+    if "finetune" in stage_names and config.model.may_set("loss", "inference_aware"):
         msg = (
             f"{source}: model.space.loss: population-based fine-tuning trains with the cross-entropy loss; "
             "an inference-aware network is trained by its trial (ia_epochs): drop the finetune stage or the choice"

@@ -62,6 +62,14 @@ class ModelConfig(Section):
     """Other families trained once with their defaults on the same splits and scored with the same
     objectives, reported next to the search's best (e.g. ``[hist_gradient_boosting]``)."""
 
+    def may_set(self, name: str, value: Any) -> bool:
+        """Whether a trial can have ``name`` = ``value``: the space fixes it so, or searches it
+        among choices that hold it (a parameter left out keeps hepopt's default, not asked here)."""
+        spec = self.space.get(name)
+        if isinstance(spec, ParamSpec):
+            return value in (spec.choices or [])
+        return spec == value
+
 
 class InferenceAwareConfig(Section):
     """The statistical model of the inference-aware loss (trials with ``loss: inference_aware``
