@@ -211,12 +211,13 @@ def test_the_inference_aware_loss_takes_the_model_of_the_robust_objective() -> N
     assert make_plan(config_from_dict(BASE_CONFIG)).aware_spec().bins == 10
 
 
-def test_population_based_fine_tuning_refuses_inference_aware_networks() -> None:
+@pytest.mark.parametrize("loss", [{"type": "categorical", "choices": ["bce", "inference_aware"]}, "inference_aware"])
+def test_population_based_fine_tuning_refuses_inference_aware_networks(loss: object) -> None:
     from hepopt.stages.plan import make_plan
 
-    space = {"loss": {"type": "categorical", "choices": ["bce", "inference_aware"]}}
-    raw = with_(model={"space": space}, finetune={"population": 4})
+    raw = with_(model={"space": {"loss": loss}}, finetune={"population": 4})
     with pytest.raises(
         ConfigError, match=r"model.space.loss: population-based fine-tuning trains with the cross-entropy"
     ):
         make_plan(config_from_dict(raw))
+    make_plan(config_from_dict(with_(model={"space": {"loss": "bce"}}, finetune={"population": 4})))
