@@ -90,6 +90,11 @@ def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
         ),
         ({"dropout": {"type": "float", "low": 0.0, "high": 1.5}}, "model.space.dropout: invalid value 1.5"),
         (
+            {"loss": {"type": "categorical", "choices": ["bce", "inferno"]}},
+            "model.space.loss: invalid value 'inferno' for 'loss' (one of ['bce', 'inference_aware'])",
+        ),
+        ({"ia_temperature": 0}, "model.space.ia_temperature: invalid value 0"),
+        (
             {"learning_rate": {"type": "float", "low": 0, "high": 1, "log": True}},
             "a log-uniform parameter needs 'low' > 0",
         ),
